@@ -1,0 +1,125 @@
+"""The ``healthcrawl`` command line: run, check, validate and plugins.
+
+Exit codes of ``run``: 0 the crawl completed, 1 it could not start or failed,
+2 usage or config error, 130 interrupted (after flushing what was already checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .collector import ResultCollector
+from .config import ConfigError, build_config, load_config
+from .engine import Crawl, SinkUnavailable
+from .plugin_manager import PluginLoadError, get_plugin_manager
+from .registry import ComponentRegistry, RegistrationError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run one command; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="healthcrawl: %(message)s")
+    try:
+        return args.command(args)
+    except (ConfigError, PluginLoadError, RegistrationError) as error:
+        for line in getattr(error, "problems", [str(error)]):
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except SinkUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="healthcrawl", description="Check the health of large lists of URLs and domains.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the crawl described by a config file")
+    run.add_argument("config", help="path of the crawl's YAML config")
+    run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    run.set_defaults(command=command_run)
+
+    check = commands.add_parser("check", help="check a few targets with the default checks and print a table")
+    check.add_argument("targets", nargs="+", metavar="TARGET", help="URL or bare domain")
+    check.add_argument("--timeout", type=float, default=10.0, help="seconds per target (default 10)")
+    check.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    check.add_argument("--min-days", type=int, default=14, help="tls_expiry threshold in days (default 14)")
+    check.set_defaults(command=command_check)
+
+    validate = commands.add_parser("validate", help="validate a config file without crawling")
+    validate.add_argument("config")
+    validate.set_defaults(command=command_validate)
+
+    plugins = commands.add_parser("plugins", help="list the plugins found and the types each provides")
+    plugins.set_defaults(command=command_plugins)
+    return parser
+
+
+def _registry() -> ComponentRegistry:
+    return ComponentRegistry.from_plugins(get_plugin_manager())
+
+
+def command_run(args) -> int:
+    config = load_config(args.config, _registry())
+    outcome = Crawl(config).run()
+    if not args.quiet:
+        print(f"run {outcome.run.run_id} {outcome.state}")
+        print(outcome.summary.render())
+    return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
+
+
+def command_check(args) -> int:
+    data = {
+        "crawl": {"timeout": args.timeout, "verify": not args.insecure, "concurrency": min(256, len(args.targets))},
+        "sources": [{"type": "list", "targets": args.targets}],
+        "checks": [{"type": "status"}, {"type": "tls_expiry", "min_days": args.min_days}],
+    }
+    config = build_config(data, _registry(), name="healthcrawl check")
+    collector = ResultCollector()
+    outcome = Crawl(config, extra_sinks=[collector]).run()
+    print(_result_table(collector.results))
+    return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
+
+
+def _result_table(results) -> str:
+    rows = [("TARGET", "RESULT", "STATUS", "MS", "DETAIL")]
+    for result in results:
+        verdict = "ok" if result.ok else (result.error_kind or "failed")
+        failed = [f"{c.name}: {c.detail}" for c in result.checks if not c.ok]
+        detail = result.error or "; ".join(failed) or (result.checks[0].detail if result.checks else "")
+        total = result.timings.total_ms
+        rows.append((result.target, verdict, str(result.status_code or "-"), f"{total:.0f}" if total else "-", detail))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows
+    )
+
+
+def command_validate(args) -> int:
+    config = load_config(args.config, _registry())
+    counts = f"{len(config.sources)} source(s), {len(config.checks)} check(s), {len(config.sinks)} sink(s)"
+    print(f"{Path(args.config)}: ok ({counts})")
+    return EXIT_OK
+
+
+def command_plugins(args) -> int:
+    manager = get_plugin_manager()
+    registry = _registry()
+    for name, plugin in sorted(manager.list_name_plugin()):
+        origin = manager.origin(name)
+        types = [f"{t.kind}:{t.name}" for t in registry.all() if t.plugin == name]
+        hooks = sorted(h.name for h in manager.get_hookcallers(plugin) or [])
+        print(f"{name} {origin.version or ''}".rstrip())
+        print(f"  source: {origin.source}")
+        print(f"  types:  {', '.join(types) or '-'}")
+        print(f"  hooks:  {', '.join(hooks)}")
+    return EXIT_OK

@@ -1,0 +1,188 @@
+"""The crawl engine: pull targets lazily into a gevent pool, fetch, check, and hand results to the writer."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import signal
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterator
+
+import gevent
+import gevent.event
+import gevent.pool
+
+from .components import Check, ComponentContext, ComponentDisabled, RunInfo, Sink, Source
+from .config import ConfigError, CrawlConfig
+from .fetch import Fetcher, OutgoingRequest
+from .models import CheckOutcome, Result, Snapshot, Target, Timings
+from .plugin_manager import PluginManager, get_plugin_manager
+from .resolver import build_resolver
+from .summary import Summary
+from .transport import build_session
+from .writer import ResultWriter
+
+log = logging.getLogger("healthcrawl")
+
+
+class SinkUnavailable(Exception):
+    """A sink could not be opened; the run stops before any target is crawled."""
+
+
+@dataclass(frozen=True)
+class CrawlOutcome:
+    """How a run ended: ``state`` is ``completed`` or ``interrupted``."""
+
+    run: RunInfo
+    summary: Summary
+    state: str
+
+
+class Crawl:
+    """One run of a config. ``run()`` crawls every target and returns the outcome."""
+
+    def __init__(
+        self,
+        config: CrawlConfig,
+        manager: PluginManager | None = None,
+        run_id: str | None = None,
+        extra_sinks: list[Sink] = (),
+    ):
+        """``extra_sinks`` are sink instances added to the configured ones (e.g. a ``ResultCollector``)."""
+        self.config = config
+        self.manager = manager or get_plugin_manager()
+        self.settings = config.settings
+        self.run_info = RunInfo(
+            run_id=run_id or uuid.uuid4().hex,
+            config_name=config.name,
+            started_at=datetime.now(timezone.utc),
+            settings=config.settings,
+        )
+        context = ComponentContext(base_dir=config.base_dir, run_id=self.run_info.run_id, settings=config.settings)
+        self.sources: list[Source] = _instantiate(config.sources, context)
+        self.checks: list[Check] = _instantiate(config.checks, context)
+        self.sinks: list[Sink] = _instantiate(config.sinks, context) + list(extra_sinks)
+        self._stopping = gevent.event.Event()
+        self._pool = gevent.pool.Pool(self.settings.concurrency)
+
+    def run(self, handle_signals: bool = True) -> CrawlOutcome:
+        """Open the sinks, crawl every target, flush, close the sinks; SIGINT/SIGTERM interrupt cleanly."""
+        self._open_sinks()
+        resolver = build_resolver(list(self.settings.nameservers))
+        session = build_session(
+            resolver,
+            linger=self.settings.linger,
+            verify=self.settings.verify,
+            user_agent=self.settings.user_agent,
+            proxy=self.settings.proxy,
+            pool_connections=max(self.settings.concurrency, 10),
+            pool_maxsize=max(self.settings.concurrency, 10),
+        )
+        fetcher = Fetcher(
+            session,
+            resolver,
+            timeout=self.settings.timeout,
+            max_body_bytes=self.settings.max_body_bytes,
+            max_redirects=self.settings.max_redirects,
+            linger=self.settings.linger,
+            prepare_request=self._prepare_request,
+        )
+        writer = ResultWriter(self.sinks, observe=self._observe, batch_size=self.settings.batch_size)
+        writer.start()
+        handlers = self._install_signal_handlers() if handle_signals else []
+        state = "completed"
+        try:
+            self.manager.hook.healthcrawl_crawl_start(run=self.run_info)
+            for target in self._targets():
+                if self._stopping.is_set():
+                    break
+                self._pool.spawn(self._check_target, fetcher, writer, target)
+            self._pool.join()
+            if self._stopping.is_set():
+                state = "interrupted"
+        except KeyboardInterrupt:
+            state = "interrupted"
+            self._pool.kill()
+        finally:
+            for handler in handlers:
+                handler.cancel()
+            session.close()
+            writer.close()
+        for sink in self.sinks:
+            sink.close(self.run_info, writer.summary, state)
+        self.manager.hook.healthcrawl_crawl_finish(run=self.run_info, summary=writer.summary, state=state)
+        return CrawlOutcome(self.run_info, writer.summary, state)
+
+    def stop(self) -> None:
+        """Abandon in-flight targets and finish: what was already checked is still written."""
+        self._stopping.set()
+        self._pool.kill(block=False)
+
+    def _open_sinks(self) -> None:
+        for sink in self.sinks:
+            try:
+                sink.open(self.run_info)
+            except Exception as error:
+                raise SinkUnavailable(f"sink {sink.type_name!r} cannot start: {_one_line(error)}") from error
+
+    def _install_signal_handlers(self) -> list:
+        return [gevent.signal_handler(signum, self.stop) for signum in (signal.SIGINT, signal.SIGTERM)]
+
+    def _targets(self) -> Iterator[Target]:
+        return itertools.chain.from_iterable(source.targets() for source in self.sources)
+
+    def _check_target(self, fetcher: Fetcher, writer: ResultWriter, target: Target) -> None:
+        started_at = datetime.now(timezone.utc)
+        if target.invalid is not None:
+            snapshot = Snapshot(target=target, error_kind="invalid_target", error=target.invalid, timings=Timings())
+        else:
+            try:
+                snapshot = fetcher.fetch(target)
+            except Exception as error:
+                log.exception("fetching %s failed unexpectedly", target.url)
+                snapshot = Snapshot(target=target, error_kind="internal_error", error=_one_line(error))
+        outcomes = tuple(self._evaluate(check, snapshot) for check in self.checks if _applies(check, snapshot))
+        finished_at = datetime.now(timezone.utc)
+        writer.put(Result.from_snapshot(snapshot, outcomes, self.run_info.run_id, started_at, finished_at))
+
+    def _evaluate(self, check: Check, snapshot: Snapshot) -> CheckOutcome:
+        """Run one check; an exception or a wrong return value fails that check only."""
+        try:
+            outcome = check.evaluate(snapshot)
+        except Exception as error:
+            return CheckOutcome(check.name, False, f"check raised {type(error).__name__}: {_one_line(error)}")
+        if not isinstance(outcome, CheckOutcome):
+            return CheckOutcome(check.name, False, f"check returned {outcome!r} instead of a CheckOutcome")
+        return outcome
+
+    def _prepare_request(self, request: OutgoingRequest) -> None:
+        self.manager.hook.healthcrawl_prepare_request(request=request)
+
+    def _observe(self, result: Result) -> None:
+        self.manager.hook.healthcrawl_result(result=result)
+
+
+def _applies(check: Check, snapshot: Snapshot) -> bool:
+    try:
+        return check.applies_to(snapshot)
+    except Exception:
+        return True  # let evaluate() report the failure as this check's outcome
+
+
+def _instantiate(specs, context: ComponentContext) -> list:
+    """Build each configured component; a ``ComponentDisabled`` one is logged and left out."""
+    components = []
+    for spec in specs:
+        try:
+            components.append(spec.type.cls(spec.options, context))
+        except ComponentDisabled as reason:
+            log.warning("%s (%s) is disabled: %s", spec.place, spec.type.name, reason)
+        except ConfigError as error:
+            raise ConfigError([f"{spec.place}: {problem}" for problem in error.problems]) from None
+    return components
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

@@ -1,0 +1,19 @@
+"""The program entry point: patch the standard library for gevent first, then run the CLI.
+
+``gevent.monkey.patch_all()`` must run before ``ssl``, ``urllib3`` or ``requests`` are
+imported, so nothing here imports them at module level. A program that embeds
+healthcrawl must do the same as the first thing it runs (see docs/embedding.md).
+"""
+
+from __future__ import annotations
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``healthcrawl`` command line and return its exit code."""
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    from .cli import main as cli_main
+
+    return cli_main(argv)

@@ -1,0 +1,107 @@
+"""Finding and loading plugins: the built-in ones, then third-party entry points.
+
+Built-in plugins are the modules in ``DEFAULT_PLUGINS``; third-party plugins are
+advertised in the ``healthcrawl`` entry-point group. ``HEALTHCRAWL_DISABLE_PLUGINS``
+(a comma-separated list of plugin names) skips the plugins it names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from dataclasses import dataclass
+
+import pluggy
+
+from . import __version__, hookspecs
+
+ENTRY_POINT_GROUP = "healthcrawl"
+DISABLE_ENV = "HEALTHCRAWL_DISABLE_PLUGINS"
+
+DEFAULT_PLUGINS = (
+    "healthcrawl.plugins.sources.file",
+    "healthcrawl.plugins.sources.list",
+    "healthcrawl.plugins.checks.status",
+    "healthcrawl.plugins.checks.body_match",
+    "healthcrawl.plugins.checks.tls_expiry",
+    "healthcrawl.plugins.sinks.database",
+    "healthcrawl.plugins.sinks.jsonl",
+)
+
+
+class PluginLoadError(Exception):
+    """A plugin could not be imported or registered; the message names it and where it came from."""
+
+
+@dataclass(frozen=True)
+class PluginOrigin:
+    """Where a registered plugin came from, for ``healthcrawl plugins``."""
+
+    source: str
+    """``built-in``, ``entry point NAME = module`` or ``registered at run time``."""
+    version: str | None
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager plus the origin of each plugin."""
+
+    def __init__(self) -> None:
+        super().__init__("healthcrawl")
+        self.add_hookspecs(hookspecs)
+        self.origins: dict[str, PluginOrigin] = {}
+
+    def origin(self, name: str) -> PluginOrigin:
+        """Where the plugin called ``name`` came from."""
+        return self.origins.get(name, PluginOrigin("registered at run time", None))
+
+
+def disabled_plugin_names() -> set[str]:
+    """Plugin names listed in ``HEALTHCRAWL_DISABLE_PLUGINS``."""
+    return {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
+
+
+def create_plugin_manager(load_entry_points: bool = True) -> PluginManager:
+    """A manager with the built-in plugins and (by default) every installed third-party plugin."""
+    manager = PluginManager()
+    for name in disabled_plugin_names():
+        manager.set_blocked(name)
+    for module_name in DEFAULT_PLUGINS:
+        if manager.is_blocked(module_name):
+            continue
+        manager.register(importlib.import_module(module_name), name=module_name)
+        manager.origins[module_name] = PluginOrigin("built-in", __version__)
+    if load_entry_points:
+        _load_entry_points(manager)
+    return manager
+
+
+def _load_entry_points(manager: PluginManager) -> None:
+    for dist in importlib.metadata.distributions():
+        for entry_point in dist.entry_points:
+            if entry_point.group != ENTRY_POINT_GROUP:
+                continue
+            name = entry_point.name
+            if manager.is_blocked(name) or manager.has_plugin(name):
+                continue
+            where = f"entry point {name} = {entry_point.value} (distribution {dist.metadata['Name']})"
+            try:
+                plugin = entry_point.load()
+                manager.register(plugin, name=name)
+            except Exception as error:
+                raise PluginLoadError(f"plugin {name!r} failed to load from {where}: {error}") from error
+            manager.origins[name] = PluginOrigin(where, dist.version)
+
+
+_manager: PluginManager | None = None
+
+
+def get_plugin_manager() -> PluginManager:
+    """The process-wide plugin manager, created on first use.
+
+    Tests may ``register`` a temporary plugin on it and must ``unregister`` it afterwards.
+    """
+    global _manager
+    if _manager is None:
+        _manager = create_plugin_manager()
+    return _manager

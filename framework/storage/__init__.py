@@ -1,0 +1,1 @@
+"""Keeping runs and results in a SQL database through SQLAlchemy."""

@@ -1,0 +1,82 @@
+"""The database schema: one row per run, one per result, one per check outcome.
+
+Check outcomes have their own table so that "which targets failed tls_expiry"
+is a plain join::
+
+    SELECT r.target FROM results r
+    JOIN check_outcomes c ON c.run_id = r.run_id AND c.seq = r.seq
+    WHERE c.name = 'tls_expiry' AND NOT c.ok
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKeyConstraint, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of healthcrawl's tables."""
+
+
+class Run(Base):
+    """One crawl run."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    config: Mapped[str] = mapped_column(String(1024))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    targets: Mapped[int] = mapped_column(Integer, default=0)
+    ok: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    settings: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ResultRow(Base):
+    """One checked target of one run (the result record's columns, flattened)."""
+
+    __tablename__ = "results"
+
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    target: Mapped[str] = mapped_column(Text)
+    ok: Mapped[bool] = mapped_column(Boolean, index=True)
+    error_kind: Mapped[str | None] = mapped_column(String(32), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    final_url: Mapped[str | None] = mapped_column(Text)
+    redirects: Mapped[int] = mapped_column(Integer)
+    body_bytes: Mapped[int] = mapped_column(Integer)
+    body_truncated: Mapped[bool] = mapped_column(Boolean)
+    dns_ms: Mapped[float | None] = mapped_column(Float)
+    connect_ms: Mapped[float | None] = mapped_column(Float)
+    tls_ms: Mapped[float | None] = mapped_column(Float)
+    ttfb_ms: Mapped[float | None] = mapped_column(Float)
+    total_ms: Mapped[float | None] = mapped_column(Float)
+    tls_verified: Mapped[bool | None] = mapped_column(Boolean)
+    tls_days_left: Mapped[int | None] = mapped_column(Integer)
+    tls_not_after: Mapped[str | None] = mapped_column(String(40))
+    tls_subject: Mapped[str | None] = mapped_column(Text)
+    tls_issuer: Mapped[str | None] = mapped_column(Text)
+    tls_sans: Mapped[list | None] = mapped_column(JSON)
+    tls_version: Mapped[str | None] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CheckOutcomeRow(Base):
+    """One check's verdict on one result."""
+
+    __tablename__ = "check_outcomes"
+    __table_args__ = (ForeignKeyConstraint(["run_id", "seq"], ["results.run_id", "results.seq"], ondelete="CASCADE"),)
+
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,65 @@
+"""Certificate facts for the result record, including for certificates that failed verification."""
+
+from __future__ import annotations
+
+import math
+import socket
+import ssl
+from datetime import datetime, timezone
+
+from cryptography import x509
+
+from .models import TlsInfo
+from .resolver import Resolver, is_ip_literal
+
+
+def describe_certificate(der: bytes | None, *, verified: bool, version: str | None) -> TlsInfo:
+    """Build ``TlsInfo`` from a DER certificate (fields are ``None`` when there is none)."""
+    if not der:
+        return TlsInfo(verified, None, None, None, None, (), version)
+    cert = x509.load_der_x509_certificate(der)
+    not_after = cert.not_valid_after_utc
+    seconds_left = (not_after - datetime.now(timezone.utc)).total_seconds()
+    return TlsInfo(
+        verified=verified,
+        days_left=math.floor(seconds_left / 86400),
+        not_after=not_after.isoformat(),
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        sans=_subject_alt_names(cert),
+        version=version,
+    )
+
+
+def fetch_unverified_certificate(
+    host: str, port: int, resolver: Resolver, timeout: float, socket_options: list
+) -> tuple[bytes | None, str | None]:
+    """Handshake without verification to read the certificate a verified handshake rejected.
+
+    Returns ``(der, tls_version)``; ``(None, None)`` when even that handshake fails.
+    """
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    addresses = [host.strip("[]")] if is_ip_literal(host) else resolver.resolve(host)
+    for address in addresses:
+        try:
+            with socket.create_connection((address, port), timeout=timeout) as raw:
+                for option in socket_options:
+                    raw.setsockopt(*option)
+                server_name = None if is_ip_literal(host) else host
+                with context.wrap_socket(raw, server_hostname=server_name) as tls:
+                    return tls.getpeercert(binary_form=True), tls.version()
+        except (OSError, ssl.SSLError):
+            continue
+    return None, None
+
+
+def _subject_alt_names(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        extension = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return ()
+    names = extension.value.get_values_for_type(x509.DNSName)
+    addresses = [str(ip) for ip in extension.value.get_values_for_type(x509.IPAddress)]
+    return tuple(names + addresses)

@@ -1,0 +1,192 @@
+"""The HTTP transport: a requests adapter whose sockets linger 0 and whose connections time each phase.
+
+``LingerAdapter`` sets ``SO_LINGER(1, 0)`` on every socket (direct, TLS and proxied), so
+closing a finished connection sends RST and leaves no TIME_WAIT entry behind. Its
+connection classes resolve names through the run's resolver and report the phase
+they are in, how long each phase took and the peer certificate to the
+``PhaseRecorder`` of the current greenlet.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+
+import gevent.local
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from .resolver import Resolver, is_ip_literal
+
+LINGER_ZERO = (socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+"""Close with RST instead of FIN: no TIME_WAIT entry is left on either side."""
+
+
+@dataclass
+class PhaseRecorder:
+    """What the connections of one fetch did: the current phase, phase durations, the certificate."""
+
+    phase: str = "idle"
+    dns_ms: float | None = None
+    connect_ms: float | None = None
+    tls_ms: float | None = None
+    peer_cert_der: bytes | None = None
+    tls_version: str | None = None
+    tls_verified: bool = False
+    addresses: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, phase: str, started: float) -> None:
+        """Add the time since ``started`` (a ``time.perf_counter()`` value) to a phase."""
+        elapsed = (time.perf_counter() - started) * 1000.0
+        name = f"{phase}_ms"
+        setattr(self, name, (getattr(self, name) or 0.0) + elapsed)
+
+
+_current = gevent.local.local()
+
+
+def start_recording() -> PhaseRecorder:
+    """Give the current greenlet a fresh recorder and return it."""
+    _current.recorder = recorder = PhaseRecorder()
+    return recorder
+
+
+def current_recorder() -> PhaseRecorder:
+    """The current greenlet's recorder (a throwaway one when nothing is recording)."""
+    recorder = getattr(_current, "recorder", None)
+    if recorder is None:
+        _current.recorder = recorder = PhaseRecorder()
+    return recorder
+
+
+class TimedHTTPConnection(HTTPConnection):
+    """An HTTP connection that resolves through ``resolver`` and times DNS and connect."""
+
+    resolver: Resolver
+
+    def _new_conn(self) -> socket.socket:
+        recorder = current_recorder()
+        addresses = self._resolve(recorder)
+        recorder.phase = "connect"
+        started = time.perf_counter()
+        original_host = self._dns_host
+        last_error: Exception | None = None
+        try:
+            for address in addresses:
+                self._dns_host = address
+                try:
+                    return super()._new_conn()
+                except (NewConnectionError, ConnectTimeoutError) as error:
+                    last_error = error
+            assert last_error is not None
+            raise last_error
+        finally:
+            self._dns_host = original_host
+            recorder.add("connect", started)
+            recorder.phase = "request"
+
+    def _resolve(self, recorder: PhaseRecorder) -> list[str]:
+        host = self._dns_host
+        if is_ip_literal(host):
+            return [host.strip("[]")]
+        recorder.phase = "dns"
+        started = time.perf_counter()
+        try:
+            addresses = self.resolver.resolve(host)
+        except socket.gaierror as error:
+            raise NameResolutionError(self.host, self, error) from error
+        finally:
+            recorder.add("dns", started)
+        recorder.addresses[host] = addresses
+        return addresses
+
+
+class TimedHTTPSConnection(TimedHTTPConnection, HTTPSConnection):
+    """An HTTPS connection that also times the handshake and keeps the peer certificate."""
+
+    def connect(self) -> None:
+        recorder = current_recorder()
+        self._tcp_connected_at: float | None = None
+        try:
+            super().connect()
+        finally:
+            if self._tcp_connected_at is not None:
+                recorder.add("tls", self._tcp_connected_at)
+        recorder.peer_cert_der = self.sock.getpeercert(binary_form=True)
+        recorder.tls_version = self.sock.version()
+        recorder.tls_verified = bool(self.is_verified)
+        recorder.phase = "request"
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        current_recorder().phase = "tls"
+        self._tcp_connected_at = time.perf_counter()
+        return sock
+
+
+def _pool_classes(resolver: Resolver) -> dict[str, type]:
+    """Pool classes whose connections use ``resolver``; one set per adapter."""
+    http_connection = type("HTTPConnection", (TimedHTTPConnection,), {"resolver": resolver})
+    https_connection = type("HTTPSConnection", (TimedHTTPSConnection,), {"resolver": resolver})
+    return {
+        "http": type("HTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection}),
+        "https": type("HTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_connection}),
+    }
+
+
+class LingerAdapter(HTTPAdapter):
+    """A requests adapter that applies ``socket_options`` to every pool, proxied ones included."""
+
+    def __init__(self, resolver: Resolver, linger: bool = True, **kwargs):
+        self._socket_options = list(HTTPConnection.default_socket_options)
+        if linger:
+            self._socket_options.append(LINGER_ZERO)
+        self._pool_classes = _pool_classes(resolver)
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        pool_kwargs["socket_options"] = self._socket_options
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = self._pool_classes
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        if proxy not in self.proxy_manager:
+            proxy_kwargs["socket_options"] = self._socket_options
+            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+            if not proxy.lower().startswith("socks"):
+                manager.pool_classes_by_scheme = self._pool_classes
+            return manager
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+
+def build_session(
+    resolver: Resolver,
+    *,
+    linger: bool,
+    verify: bool | str,
+    user_agent: str,
+    proxy: str | None,
+    pool_connections: int,
+    pool_maxsize: int,
+) -> requests.Session:
+    """A session for one worker: linger adapter on both schemes, no environment lookups."""
+    session = requests.Session()
+    # trust_env would cost a proxy and netrc lookup per request; proxies come from the config.
+    session.trust_env = False
+    session.verify = verify
+    session.headers["User-Agent"] = user_agent
+    # Ask for identity or gzip only: what we can bound while decoding.
+    session.headers["Accept-Encoding"] = "gzip, deflate"
+    if proxy:
+        session.proxies = {"http": proxy, "https": proxy}
+    adapter = LingerAdapter(
+        resolver, linger=linger, pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

@@ -1,0 +1,66 @@
+"""The ``status`` check: the final status code is one of the expected codes or ranges."""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import Schema, ValidationError, fields, post_load
+
+from healthcrawl import hookimpl
+from healthcrawl.components import Check
+from healthcrawl.models import CheckOutcome, Snapshot
+
+_CODE_OR_RANGE = re.compile(r"^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$")
+
+
+class StatusRanges(fields.Field):
+    """A list of codes (``200``) and inclusive ranges (``"200-399"``), loaded as ``(low, high)`` pairs."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list) or not value:
+            raise ValidationError("must be a non-empty list of status codes or ranges such as 200-399")
+        ranges = []
+        for item in value:
+            match = _CODE_OR_RANGE.match(str(item))
+            if not match or isinstance(item, bool):
+                raise ValidationError(f"{item!r} is not a status code or a range such as 200-399")
+            low = int(match.group(1))
+            high = int(match.group(2) or low)
+            if low > high:
+                raise ValidationError(f"{item!r}: the range is empty")
+            ranges.append((low, high))
+        return tuple(ranges)
+
+
+class StatusOptions(Schema):
+    expect = StatusRanges(load_default=((200, 399),), metadata={"description": "Codes and ranges that pass."})
+
+    @post_load
+    def keep_text(self, data, **kwargs):
+        data["expect_text"] = ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in data["expect"])
+        return data
+
+
+class StatusCheck(Check):
+    """Passes when the final response's status code is expected.
+
+    A target's own ``expect_status`` field (for example a CSV column) overrides ``expect``.
+    """
+
+    type_name = "status"
+    Options = StatusOptions
+
+    def evaluate(self, snapshot: Snapshot) -> CheckOutcome:
+        ranges, text = self.options["expect"], self.options["expect_text"]
+        override = snapshot.target.fields.get("expect_status")
+        if override not in (None, ""):
+            ranges = StatusRanges().deserialize(str(override).replace(";", ",").split(","))
+            text = str(override)
+        code = snapshot.status_code
+        ok = code is not None and any(low <= code <= high for low, high in ranges)
+        return self.outcome(ok, f"status {code}" + ("" if ok else f", expected {text}"))
+
+
+@hookimpl
+def healthcrawl_register_checks(register):
+    register(StatusCheck)

@@ -1,0 +1,35 @@
+"""The ``list`` source: targets written inline in the config."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from marshmallow import Schema, fields
+
+from healthcrawl import hookimpl
+from healthcrawl.components import Source
+from healthcrawl.models import Target
+from healthcrawl.targets import parse_target
+
+
+class ListSourceOptions(Schema):
+    targets = fields.List(fields.String(), required=True, metadata={"description": "URLs or bare domains."})
+
+
+class ListSource(Source):
+    """The targets listed under ``targets:``."""
+
+    type_name = "list"
+    Options = ListSourceOptions
+
+    def targets(self) -> Iterator[Target]:
+        for text in self.options["targets"]:
+            yield parse_target(text)
+
+    def total(self) -> int:
+        return len(self.options["targets"])
+
+
+@hookimpl
+def healthcrawl_register_sources(register):
+    register(ListSource)
