@@ -1,0 +1,33 @@
+"""Running a crawl in-process from a config dict, for tests of healthcrawl and of its plugins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..collector import ResultCollector
+from ..config import build_config
+from ..engine import Crawl, CrawlOutcome
+from ..plugin_manager import PluginManager, get_plugin_manager
+from ..registry import ComponentRegistry
+
+
+def run_crawl_outcome(
+    config: dict[str, Any], *, manager: PluginManager | None = None, base_dir: Path | None = None
+) -> tuple[CrawlOutcome, list[dict[str, Any]]]:
+    """Validate ``config`` (what a YAML file would hold), crawl it, return the outcome and the records."""
+    manager = manager or get_plugin_manager()
+    crawl_config = build_config(config, ComponentRegistry.from_plugins(manager), name="test", base_dir=base_dir)
+    collector = ResultCollector()
+    outcome = Crawl(crawl_config, manager, extra_sinks=[collector]).run(handle_signals=False)
+    return outcome, collector.records()
+
+
+def run_crawl(config: dict[str, Any], **kwargs) -> list[dict[str, Any]]:
+    """Crawl ``config`` in-process and return the result records, in completion order."""
+    return run_crawl_outcome(config, **kwargs)[1]
+
+
+def records_by_target(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Index result records by their ``target``."""
+    return {record["target"]: record for record in records}
