@@ -48,6 +48,8 @@ class VerifyField(fields.Field):
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value:
+            if not os.path.exists(value):
+                raise ValidationError(f"no CA bundle at {value}")
             return value
         raise ValidationError("must be true, false or the path of a CA bundle")
 

@@ -36,7 +36,7 @@ def test_defaults_follow_the_contract(registry):
 def test_full_example_config_loads(registry):
     config = build_config(
         {
-            "crawl": {"concurrency": 16, "timeout": 3, "linger": False, "verify": "/etc/ssl/ca.pem", "proxy": None},
+            "crawl": {"concurrency": 16, "timeout": 3, "linger": False, "verify": "/etc/ssl/certs/ca-certificates.crt", "proxy": None},
             "sources": [{"type": "file", "path": "domains.txt"}, {"type": "list", "targets": ["a.example"]}],
             "checks": [{"type": "status", "expect": ["200-399", 418]}, {"type": "body_match", "pattern": "healthy"},
                        {"type": "tls_expiry", "min_days": 14}],
@@ -44,7 +44,7 @@ def test_full_example_config_loads(registry):
         },
         registry,
     )
-    assert config.settings.verify == "/etc/ssl/ca.pem"
+    assert config.settings.verify == "/etc/ssl/certs/ca-certificates.crt"
     assert config.checks[0].options["expect"] == ((200, 399), (418, 418))
     assert [s.type.name for s in config.sinks] == ["sqlalchemy", "jsonl"]
 
@@ -59,7 +59,7 @@ def test_bad_value_names_its_place(registry):
 
 def test_every_problem_is_reported_at_once(registry):
     data = {
-        "crawl": {"concurency": 5, "timeout": 0},
+        "crawl": {"concurency": 5, "timeout": 0, "verify": "/nonexistent/ca.pem"},
         "sources": [{"type": "nope"}],
         "checks": [{"type": "status", "expect": ["2xx"]}, {"type": "body_match"}],
         "sinks": [{"path": "x"}],
@@ -69,6 +69,7 @@ def test_every_problem_is_reported_at_once(registry):
     assert "extra: unknown section (expected one of crawl, sources, checks, sinks)" in problems
     assert "crawl.concurency: unknown key" in problems
     assert "crawl.timeout: must be more than 0" in problems
+    assert "crawl.verify: no CA bundle at /nonexistent/ca.pem" in problems
     assert any(p.startswith("sources[0].type: unknown source type 'nope' (known: ") for p in problems)
     assert any(p.startswith("checks[0].expect: '2xx' is not a status code") for p in problems)
     assert "checks[1].pattern: missing data for required field" in problems

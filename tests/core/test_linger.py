@@ -1,0 +1,91 @@
+"""SO_LINGER(0): finished connections are reset, so the client leaves no TIME_WAIT sockets behind.
+
+Each target is a distinct loopback address (127.0.x.y), so no connection is reused and
+every target opens its own. TIME_WAIT is counted with ``ss`` on the server's port.
+"""
+
+import subprocess
+
+import pytest
+
+from healthcrawl.testing.certs import CertAuthority
+from healthcrawl.testing.crawl import run_crawl
+from healthcrawl.testing.proxy import ForwardProxy
+from healthcrawl.testing.servers import HTTPTestServer
+
+
+def loopback_targets(server, count):
+    return [server.url("/", host=f"127.0.{1 + i // 250}.{1 + i % 250}") for i in range(count)]
+
+
+def time_wait_to(port):
+    """Client sockets to ``port`` in TIME_WAIT."""
+    return _count_sockets(port, "state", "time-wait")
+
+
+def gracefully_closed_to(port):
+    """Client sockets to ``port`` that closed with FIN (TIME_WAIT, or FIN-WAIT until the server closes).
+
+    The TLS test server is slow to close its side, so a FIN-closed client socket may still be
+    in FIN-WAIT-2 when counted; a socket closed with RST (SO_LINGER 0) is in no state at all.
+    """
+    return _count_sockets(port, "state", "time-wait", "state", "fin-wait-1", "state", "fin-wait-2")
+
+
+def _count_sockets(port, *states):
+    out = subprocess.run(["ss", "-Htan", *states, f"( dport = :{port} )"], capture_output=True, text=True, check=True)
+    return len(out.stdout.splitlines())
+
+
+def crawl(targets, linger, **settings):
+    config = {
+        "crawl": {"linger": linger, "concurrency": 128, "timeout": 10, **settings},
+        "sources": [{"type": "list", "targets": targets}],
+        "checks": [{"type": "status"}],
+    }
+    records = run_crawl(config)
+    assert len(records) == len(targets)
+    assert all(r["ok"] for r in records), [r for r in records if not r["ok"]][:3]
+
+
+@pytest.mark.parametrize("linger", [True, False])
+def test_http_time_wait_with_and_without_linger(linger):
+    count = 2000
+    with HTTPTestServer(bind_all_loopback=True) as server:
+        crawl(loopback_targets(server, count), linger)
+        left = time_wait_to(server.port)
+    if linger:
+        assert left == 0
+    else:
+        assert left >= count * 0.9  # about one per target
+
+
+@pytest.mark.parametrize("linger", [True, False])
+def test_https_time_wait_with_and_without_linger(linger):
+    count = 200
+    with CertAuthority() as ca, HTTPTestServer(tls=True, ca=ca, bind_all_loopback=True) as server:
+        # The certificate names 127.0.0.1 only, so connect to other loopback addresses unverified.
+        crawl(loopback_targets(server, count), linger, verify=False)
+        left = gracefully_closed_to(server.port)
+    assert left == 0 if linger else left >= 1
+
+
+@pytest.mark.parametrize("linger", [True, False])
+def test_proxied_https_tunnels_linger_too(linger):
+    count = 100
+    with CertAuthority() as ca, HTTPTestServer(tls=True, ca=ca, bind_all_loopback=True) as server:
+        with ForwardProxy() as proxy:
+            crawl(loopback_targets(server, count), linger, proxy=proxy.url, verify=False)
+            assert proxy.requests == count  # one CONNECT tunnel per target
+            left = gracefully_closed_to(proxy.port)
+    assert left == 0 if linger else left >= 1
+
+
+@pytest.mark.parametrize("linger", [True, False])
+def test_proxied_http_connections_linger_too(linger):
+    """Plain-HTTP requests share keep-alive connections to the proxy; each closed one counts."""
+    with HTTPTestServer(bind_all_loopback=True) as server, ForwardProxy() as proxy:
+        crawl(loopback_targets(server, 100), linger, proxy=proxy.url, concurrency=10)
+        assert proxy.requests == 100
+        left = gracefully_closed_to(proxy.port)
+    assert left == 0 if linger else left >= 1
