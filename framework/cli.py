@@ -16,6 +16,7 @@ from .config import ConfigError, build_config, load_config
 from .engine import Crawl, SinkUnavailable
 from .plugin_manager import PluginLoadError, get_plugin_manager
 from .registry import ComponentRegistry, RegistrationError
+from .targets import parse_target
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -86,7 +87,8 @@ def command_check(args) -> int:
     config = build_config(data, _registry(), name="healthcrawl check")
     collector = ResultCollector()
     outcome = Crawl(config, extra_sinks=[collector]).run()
-    print(_result_table(collector.results))
+    order = {parse_target(text).url: index for index, text in enumerate(args.targets)}
+    print(_result_table(sorted(collector.results, key=lambda result: order.get(result.target, len(order)))))
     return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..collector import ResultCollector
+from ..components import Sink
 from ..config import build_config
 from ..engine import Crawl, CrawlOutcome
 from ..plugin_manager import PluginManager, get_plugin_manager
@@ -13,13 +14,20 @@ from ..registry import ComponentRegistry
 
 
 def run_crawl_outcome(
-    config: dict[str, Any], *, manager: PluginManager | None = None, base_dir: Path | None = None
+    config: dict[str, Any],
+    *,
+    manager: PluginManager | None = None,
+    base_dir: Path | None = None,
+    extra_sinks: list[Sink] = (),
 ) -> tuple[CrawlOutcome, list[dict[str, Any]]]:
-    """Validate ``config`` (what a YAML file would hold), crawl it, return the outcome and the records."""
+    """Validate ``config`` (what a YAML file would hold), crawl it, return the outcome and the records.
+
+    ``extra_sinks`` are sink instances that receive the results too (besides the configured sinks).
+    """
     manager = manager or get_plugin_manager()
     crawl_config = build_config(config, ComponentRegistry.from_plugins(manager), name="test", base_dir=base_dir)
     collector = ResultCollector()
-    outcome = Crawl(crawl_config, manager, extra_sinks=[collector]).run(handle_signals=False)
+    outcome = Crawl(crawl_config, manager, extra_sinks=[*extra_sinks, collector]).run(handle_signals=False)
     return outcome, collector.records()
 
 

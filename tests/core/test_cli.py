@@ -1,0 +1,118 @@
+"""The command line, run as a real child process: run, check, plugins, interrupts and exit codes."""
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import gevent
+
+from healthcrawl.testing.servers import HTTPTestServer, free_port
+
+
+def healthcrawl(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "healthcrawl", *args], capture_output=True, text=True, **kwargs)
+
+
+def write_config(path, body):
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_run_stores_results_and_prints_a_summary(tmp_path):
+    with HTTPTestServer() as server:
+        server.route("/health", body="healthy")
+        config = write_config(tmp_path / "crawl.yaml", f"""
+            crawl: {{concurrency: 8, timeout: 5}}
+            sources:
+              - type: list
+                targets: ["{server.url('/health')}", "{server.url('/missing')}", "http://127.0.0.1:{free_port()}/"]
+            checks:
+              - type: status
+              - type: body_match
+                pattern: healthy
+            sinks:
+              - type: sqlalchemy
+                url: sqlite:///{tmp_path}/results.db
+              - type: jsonl
+                path: {tmp_path}/results.jsonl
+        """)
+        proc = healthcrawl("run", str(config), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "targets: 3   ok: 1   failed checks: 1   errors: 1" in proc.stdout
+    assert "connect_refused" in proc.stdout and "slowest targets:" in proc.stdout
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 3
+    with sqlite3.connect(tmp_path / "results.db") as db:
+        assert db.execute("SELECT state, targets, ok, failed FROM runs").fetchall() == [("completed", 3, 1, 2)]
+        failed_body = db.execute(
+            "SELECT r.target FROM results r JOIN check_outcomes c ON c.run_id = r.run_id AND c.seq = r.seq "
+            "WHERE c.name = 'body_match' AND NOT c.ok"
+        ).fetchall()
+    assert failed_body == [(server.url("/missing"),)]
+
+
+def test_check_prints_a_table():
+    with HTTPTestServer() as server:
+        proc = healthcrawl("check", server.url("/"), server.url("/nope"), "ftp://example.com/")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["TARGET", "RESULT", "STATUS", "MS", "DETAIL"]
+    rows = [line.split() for line in lines[1:]]
+    assert [row[0] for row in rows] == [server.url("/"), server.url("/nope"), "ftp://example.com/"]  # input order
+    assert rows[0][1:3] == ["ok", "200"]
+    assert rows[1][1:3] == ["failed", "404"]
+    assert rows[2][1:3] == ["invalid_target", "-"]
+
+
+def test_plugins_lists_built_ins_with_their_types():
+    proc = healthcrawl("plugins")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    for type_name in ("source:file", "source:list", "check:status", "check:body_match", "check:tls_expiry",
+                      "sink:sqlalchemy", "sink:jsonl"):
+        assert type_name in text
+    assert "healthcrawl.plugins.checks.status" in text and "source: built-in" in text
+
+
+def test_interrupt_flushes_finished_results_and_exits_130(tmp_path):
+    with HTTPTestServer() as server:
+        server.route("/slow", delay=60)
+        targets = [server.url("/fast") + f"?n={i}" for i in range(20)] + [server.url("/slow") + f"?n={i}" for i in range(20)]
+        config = write_config(tmp_path / "crawl.yaml", f"""
+            crawl: {{concurrency: 30, timeout: 120}}
+            sources: [{{type: list, targets: {json.dumps(targets)}}}]
+            checks: [{{type: status, expect: [404]}}]
+            sinks:
+              - {{type: jsonl, path: "{tmp_path}/results.jsonl"}}
+              - {{type: sqlalchemy, url: "sqlite:///{tmp_path}/results.db"}}
+        """)
+        child = subprocess.Popen([sys.executable, "-m", "healthcrawl", "run", str(config)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(200):  # wait until the slow targets are in flight
+            if server.hits["/slow"] >= 10:
+                break
+            gevent.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=30)
+    assert child.returncode == 130, err
+    assert "interrupted" in out and "Traceback" not in err
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 20 and all("/fast" in r["target"] for r in records)
+    with sqlite3.connect(tmp_path / "results.db") as db:
+        assert db.execute("SELECT state, targets FROM runs").fetchall() == [("interrupted", 20)]
+        assert db.execute("SELECT count(*) FROM results").fetchone() == (20,)
+
+
+def test_bad_sink_database_stops_before_crawling(tmp_path):
+    with HTTPTestServer() as server:
+        config = write_config(tmp_path / "crawl.yaml", f"""
+            sources: [{{type: list, targets: ["{server.url('/')}"]}}]
+            sinks: [{{type: sqlalchemy, url: "sqlite:///{tmp_path}/no/such/dir/x.db"}}]
+        """)
+        proc = healthcrawl("run", str(config))
+        assert server.hits["/"] == 0
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: sink 'sqlalchemy' cannot start:") and len(proc.stderr.splitlines()) == 1

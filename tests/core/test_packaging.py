@@ -1,0 +1,35 @@
+"""A non-editable install carries the whole package (core and built-in plugins) and runs."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from healthcrawl.testing.servers import HTTPTestServer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_non_editable_install_imports_and_runs(tmp_path):
+    source = tmp_path / "src"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "*venv*", "build", "*.egg-info", "__pycache__"))
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(source)],
+        check=True,
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import healthcrawl, healthcrawl.plugins.checks.status as s; print(healthcrawl.__file__)"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=True,
+    )
+    assert probe.stdout.strip().startswith(str(target))
+    script = subprocess.run([str(target / "bin" / "healthcrawl"), "plugins"], capture_output=True, text=True, env=env)
+    assert script.returncode == 0 and "check:tls_expiry" in script.stdout
+    with HTTPTestServer() as server:
+        proc = subprocess.run([sys.executable, "-m", "healthcrawl", "check", server.url("/")],
+                              capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert " ok " in proc.stdout
