@@ -9,6 +9,7 @@ expands from the environment. Every problem is reported with its place, e.g.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from . import __version__
 from .registry import ComponentRegistry, ComponentType
@@ -90,6 +91,12 @@ class CrawlSettingsSchema(Schema):
     )
     nameservers = fields.List(fields.String(), load_default=list)
     batch_size = fields.Integer(load_default=500, validate=at_least(1))
+
+    @validates_schema
+    def socks_support_is_installed(self, data: dict, **kwargs) -> None:
+        proxy = data.get("proxy") or ""
+        if proxy.startswith("socks") and importlib.util.find_spec("socks") is None:
+            raise ValidationError("a socks proxy needs PySocks: pip install 'healthcrawl[socks]'", "proxy")
 
     @post_load
     def make_settings(self, data: dict, **kwargs) -> CrawlSettings:

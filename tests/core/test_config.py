@@ -127,3 +127,13 @@ def test_validate_accepts_a_good_config(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "healthcrawl", "validate", str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "ok (1 source(s), 2 check(s), 0 sink(s))" in proc.stdout
+
+
+def test_socks_proxy_without_pysocks_names_the_extra(registry):
+    import importlib.util
+
+    data = {"crawl": {"proxy": "socks5h://127.0.0.1:1080"}, "sources": [{"type": "list", "targets": ["a.example"]}]}
+    if importlib.util.find_spec("socks") is not None:
+        assert build_config(data, registry).settings.proxy == "socks5h://127.0.0.1:1080"
+    else:
+        assert problems_of(data, registry) == ["crawl.proxy: a socks proxy needs PySocks: pip install 'healthcrawl[socks]'"]
