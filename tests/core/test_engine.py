@@ -161,3 +161,11 @@ def test_summary_counts_outcomes_error_kinds_and_failed_checks():
     text = summary.render()
     assert "targets: 3" in text and "invalid_target" in text and "slowest targets:" in text
 
+
+
+def test_connections_to_one_host_are_reused_across_targets():
+    with HTTPTestServer() as server:
+        targets = [server.url("/") + f"?n={i}" for i in range(100)]
+        records = run_crawl({"crawl": {"concurrency": 4}, "sources": [{"type": "list", "targets": targets}], "checks": []})
+        assert all(r["ok"] for r in records)
+        assert server.connections <= 4
