@@ -1,4 +1,4 @@
-"""The ``healthcrawl`` command line: run, check, validate and plugins.
+"""The ``healthcrawl`` command line: run, check, validate, plugins and examples.
 
 Exit codes of ``run``: 0 the crawl completed, 1 it could not start or failed,
 2 usage or config error, 130 interrupted (after flushing what was already checked).
@@ -7,6 +7,7 @@ Exit codes of ``run``: 0 the crawl completed, 1 it could not start or failed,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from .collector import ResultCollector
 from .config import ConfigError, build_config, load_config
 from .engine import Crawl, SinkUnavailable
+from .example_crawls import ExampleError, copy_example, get_example, list_examples, prepared_example
 from .plugin_manager import PluginLoadError, get_plugin_manager
 from .registry import ComponentRegistry, RegistrationError
 from .targets import parse_target
@@ -34,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, PluginLoadError, RegistrationError) as error:
         for line in getattr(error, "problems", [str(error)]):
             print(f"error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except ExampleError as error:
+        print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except SinkUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
@@ -62,6 +67,17 @@ def _parser() -> argparse.ArgumentParser:
 
     plugins = commands.add_parser("plugins", help="list the plugins found and the types each provides")
     plugins.set_defaults(command=command_plugins)
+
+    examples = commands.add_parser("examples", help="list, run or copy the packaged example crawls")
+    examples.set_defaults(command=command_examples_list)
+    example_commands = examples.add_subparsers(metavar="ACTION")
+    example_run = example_commands.add_parser("run", help="run an example (its outputs go to the current folder)")
+    example_run.add_argument("name", metavar="NAME", help="an example's name, or the path of a copied example")
+    example_run.set_defaults(command=command_examples_run)
+    example_copy = example_commands.add_parser("copy", help="copy an example's folder to edit it")
+    example_copy.add_argument("name", metavar="NAME")
+    example_copy.add_argument("destination", metavar="DEST", nargs="?", help="new folder (default: ./NAME)")
+    example_copy.set_defaults(command=command_examples_copy)
     return parser
 
 
@@ -71,10 +87,20 @@ def _registry() -> ComponentRegistry:
 
 def command_run(args) -> int:
     config = load_config(args.config, _registry())
-    outcome = Crawl(config).run()
     if not args.quiet:
-        print(f"run {outcome.run.run_id} {outcome.state}")
-        print(outcome.summary.render())
+        return _run_and_report(config, table=False)
+    outcome = Crawl(config).run()
+    return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
+
+
+def _run_and_report(config, table: bool) -> int:
+    """Crawl ``config``, print the run id (and with ``table`` one row per target) and the summary."""
+    collector = ResultCollector()
+    outcome = Crawl(config, extra_sinks=[collector] if table else []).run()
+    print(f"run {outcome.run.run_id} {outcome.state}")
+    if table:
+        print(_result_table(sorted(collector.results, key=lambda result: result.started_at)))
+    print(outcome.summary.render())
     return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
 
 
@@ -124,4 +150,30 @@ def command_plugins(args) -> int:
         print(f"  source: {origin.source}")
         print(f"  types:  {', '.join(types) or '-'}")
         print(f"  hooks:  {', '.join(hooks)}")
+    return EXIT_OK
+
+
+def command_examples_list(args) -> int:
+    examples = list_examples()
+    width = max(len(example.name) for example in examples)
+    for example in examples:
+        print(f"{example.name:<{width}}  {example.description}")
+    print("\nhealthcrawl examples run NAME   runs one here;   healthcrawl examples copy NAME [DEST]   copies it to edit")
+    return EXIT_OK
+
+
+def command_examples_run(args) -> int:
+    example = get_example(args.name)
+    with prepared_example(example) as config_path:
+        config = load_config(config_path, _registry())
+        config = dataclasses.replace(config, name=f"example {example.name}")
+        return _run_and_report(config, table=True)
+
+
+def command_examples_copy(args) -> int:
+    example = get_example(args.name)
+    destination = copy_example(example, Path(args.destination or example.name))
+    runner = "healthcrawl examples run" if example.needs_demo_servers else "healthcrawl run"
+    target = destination if example.needs_demo_servers else destination / "crawl.yaml"
+    print(f"copied {example.name} to {destination}; run it with: {runner} {target}")
     return EXIT_OK

@@ -48,6 +48,8 @@ class VerifyField(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):
             return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):  # e.g. from ${VERIFY:-true}
+            return value.lower() == "true"
         if isinstance(value, str) and value:
             if not os.path.exists(value):
                 raise ValidationError(f"no CA bundle at {value}")

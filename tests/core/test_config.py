@@ -91,6 +91,14 @@ def test_environment_variables_expand(registry, monkeypatch):
     assert config.sinks[0].options["url"] == "postgresql://u:s3cret@127.0.0.1/test"
 
 
+def test_verify_from_the_environment_reads_true_and_false(registry, monkeypatch):
+    monkeypatch.setenv("HC_VERIFY", "False")
+    data = {"crawl": {"verify": "${HC_VERIFY}"}, "sources": [{"type": "list", "targets": ["a.example"]}]}
+    assert build_config(data, registry).settings.verify is False
+    data["crawl"]["verify"] = "${HC_VERIFY_NOT_SET:-true}"
+    assert build_config(data, registry).settings.verify is True
+
+
 def test_missing_environment_variable_is_named(registry, monkeypatch):
     monkeypatch.delenv("HC_NOT_SET", raising=False)
     data = {"sources": [{"type": "list", "targets": ["a.example"]}], "sinks": [{"type": "jsonl", "path": "${HC_NOT_SET}"}]}

@@ -1,4 +1,4 @@
-"""A non-editable install carries the whole package (core and built-in plugins) and runs."""
+"""A non-editable install carries the whole package (core, built-in plugins, example crawls) and runs."""
 
 import os
 import shutil
@@ -33,3 +33,9 @@ def test_non_editable_install_imports_and_runs(tmp_path):
                               capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert " ok " in proc.stdout
+    assert (target / "healthcrawl" / "examples" / "offline-demo" / "demo_servers.py").is_file()
+    assert not (target / "healthcrawl" / "examples" / "plugins").exists(), "the example plugin package is not a crawl"
+    demo = subprocess.run([str(target / "bin" / "healthcrawl"), "examples", "run", "offline-demo"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert "targets: 7   ok: 3" in demo.stdout and (tmp_path / "offline-demo.db").is_file()

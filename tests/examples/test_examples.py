@@ -1,0 +1,107 @@
+"""The packaged example crawls: listed, copied, validated, and every offline one run end to end."""
+
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from healthcrawl.example_crawls import fill_placeholders, get_example, list_examples
+
+EXAMPLES = {example.name: example for example in list_examples()}
+OFFLINE = [name for name, example in EXAMPLES.items() if example.needs_demo_servers and name != "postgresql"]
+
+
+def healthcrawl(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "healthcrawl", *args], capture_output=True, text=True, **kwargs)
+
+
+def query(db_path, sql):
+    with sqlite3.connect(db_path) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_the_issue_s_examples_are_packaged():
+    assert {"offline-demo", "top-sites"} <= set(EXAMPLES)
+    for example in EXAMPLES.values():
+        assert example.description, f"{example.name}: README.md needs a one-line description"
+        assert sorted(p.name for p in example.path.glob("*.txt")) + sorted(p.name for p in example.path.glob("*.csv"))
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_example_config_validates(name):
+    proc = healthcrawl("validate", str(EXAMPLES[name].config_path))
+    assert proc.returncode == 0, proc.stderr
+    assert ": ok (" in proc.stdout
+
+
+def test_examples_lists_each_with_its_description():
+    proc = healthcrawl("examples")
+    assert proc.returncode == 0, proc.stderr
+    for example in EXAMPLES.values():
+        assert f"{example.name}  " in proc.stdout and example.description in proc.stdout
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_every_offline_example_runs_end_to_end(name, tmp_path):
+    proc = healthcrawl("examples", "run", name, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "completed" in proc.stdout.splitlines()[0] and "targets: " in proc.stdout
+    assert "internal_error" not in proc.stdout and "${" not in proc.stdout
+    outputs = [p.name for p in tmp_path.iterdir()]
+    assert outputs, "an example stores its results in the folder it runs from"
+
+
+def test_offline_demo_shows_healthy_and_broken_servers(tmp_path):
+    proc = healthcrawl("examples", "run", "offline-demo", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "targets: 7   ok: 3   failed checks: 1   errors: 3" in proc.stdout
+    db = tmp_path / "offline-demo.db"
+    rows = query(db, "SELECT target, ok, error_kind, status_code, redirects, tls_verified, tls_days_left FROM results")
+    http = {target.rsplit("/", 1)[1]: row for target, *row in rows if target.startswith("http://")}
+    https = {row[1] or "ok": row for target, *row in rows if target.startswith("https://")}
+    assert http["health"][:5] == [1, None, 200, 0, None] and http["old-health"][:5] == [1, None, 200, 1, None]
+    assert http["broken"][:5] == [0, None, 500, 0, None]
+    assert [k for k, *_ in rows if k.endswith("/slow")] and http["slow"][:2] == [0, "timeout"]
+    assert https["ok"][:5] == [1, None, 200, 0, 1], "the healthy HTTPS server's certificate is trusted"
+    assert https["tls_error"][4] == 0 and https["tls_error"][5] < 0, "the expired certificate's expiry is recorded"
+    assert http[""][:2] == [0, "connect_refused"]
+    assert sorted(kind for _, _, kind, *_ in rows if kind) == ["connect_refused", "timeout", "tls_error"]
+    failed_body = query(db, "SELECT r.target FROM results r JOIN check_outcomes c ON c.run_id = r.run_id AND c.seq = r.seq "
+                            "WHERE c.name = 'body_match' AND NOT c.ok")
+    assert [target for (target,) in failed_body] == [k for k, *_ in rows if k.endswith("/broken")]
+
+
+def test_copy_makes_an_editable_folder_that_runs(tmp_path):
+    proc = healthcrawl("examples", "copy", "offline-demo", "my-demo", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    copied = tmp_path / "my-demo"
+    assert {"crawl.yaml", "targets.txt", "README.md", "demo_servers.py"} <= {p.name for p in copied.iterdir()}
+    (copied / "targets.txt").write_text("${DEMO_HTTP}/health\n${DEMO_HTTP}/broken\n")
+    proc = healthcrawl("examples", "run", "my-demo", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "targets: 2   ok: 1   failed checks: 1   errors: 0" in proc.stdout
+    assert (copied / "targets.txt").read_text().startswith("${DEMO_HTTP}"), "running a copy leaves it as it was"
+
+
+def test_copy_refuses_to_overwrite(tmp_path):
+    (tmp_path / "top-sites").mkdir()
+    proc = healthcrawl("examples", "copy", "top-sites", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: top-sites already exists") and "Traceback" not in proc.stderr
+
+
+def test_unknown_example_is_a_usage_error_naming_the_known_ones(tmp_path):
+    proc = healthcrawl("examples", "run", "no-such-example", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no example called 'no-such-example'" in proc.stderr and "offline-demo" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_placeholders_are_filled_and_unknown_ones_kept():
+    text = "${DEMO_HTTP}/a\n${HOME_NOT_A_DEMO}/b\n"
+    assert fill_placeholders(text, {"DEMO_HTTP": "http://127.0.0.1:1"}) == "http://127.0.0.1:1/a\n${HOME_NOT_A_DEMO}/b\n"
+
+
+def test_get_example_finds_packaged_ones_by_name():
+    assert get_example("offline-demo").config_path.is_file()
