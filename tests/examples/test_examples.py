@@ -1,19 +1,37 @@
 """The packaged example crawls: listed, copied, validated, and every offline one run end to end."""
 
+import json
+import os
 import sqlite3
 import subprocess
 import sys
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from healthcrawl.example_crawls import fill_placeholders, get_example, list_examples
 
 EXAMPLES = {example.name: example for example in list_examples()}
-OFFLINE = [name for name, example in EXAMPLES.items() if example.needs_demo_servers and name != "postgresql"]
+NEEDS_A_DATABASE_SERVER = {"postgresql"}
+OFFLINE = [name for name, ex in EXAMPLES.items() if ex.needs_demo_servers and name not in NEEDS_A_DATABASE_SERVER]
 
 
 def healthcrawl(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "healthcrawl", *args], capture_output=True, text=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def run_example(tmp_path_factory):
+    """Run a packaged example (once per module) in a fresh folder; returns the process and the folder."""
+    runs = {}
+
+    def run(name):
+        if name not in runs:
+            folder = tmp_path_factory.mktemp(name)
+            runs[name] = healthcrawl("examples", "run", name, cwd=folder), folder
+        return runs[name]
+
+    return run
 
 
 def query(db_path, sql):
@@ -43,8 +61,8 @@ def test_examples_lists_each_with_its_description():
 
 
 @pytest.mark.parametrize("name", OFFLINE)
-def test_every_offline_example_runs_end_to_end(name, tmp_path):
-    proc = healthcrawl("examples", "run", name, cwd=tmp_path)
+def test_every_offline_example_runs_end_to_end(name, run_example):
+    proc, tmp_path = run_example(name)
     assert proc.returncode == 0, proc.stderr
     assert "completed" in proc.stdout.splitlines()[0] and "targets: " in proc.stdout
     assert "internal_error" not in proc.stdout and "${" not in proc.stdout
@@ -52,8 +70,8 @@ def test_every_offline_example_runs_end_to_end(name, tmp_path):
     assert outputs, "an example stores its results in the folder it runs from"
 
 
-def test_offline_demo_shows_healthy_and_broken_servers(tmp_path):
-    proc = healthcrawl("examples", "run", "offline-demo", cwd=tmp_path)
+def test_offline_demo_shows_healthy_and_broken_servers(run_example):
+    proc, tmp_path = run_example("offline-demo")
     assert proc.returncode == 0, proc.stderr
     assert "targets: 7   ok: 3   failed checks: 1   errors: 3" in proc.stdout
     db = tmp_path / "offline-demo.db"
@@ -105,3 +123,48 @@ def test_placeholders_are_filled_and_unknown_ones_kept():
 
 def test_get_example_finds_packaged_ones_by_name():
     assert get_example("offline-demo").config_path.is_file()
+
+
+def test_tls_expiry_audit_reports_certificates_expiring_within_30_days(run_example):
+    proc, tmp_path = run_example("tls-expiry-audit")
+    assert proc.returncode == 0, proc.stderr
+    assert "targets: 5   ok: 2   failed checks: 2   errors: 1" in proc.stdout
+    records = [json.loads(line) for line in (tmp_path / "tls-expiry-audit.jsonl").read_text().splitlines()]
+    verdicts = sorted((r["tls"]["days_left"], r["checks"][0]["ok"]) for r in records)
+    assert [ok for _, ok in verdicts] == [False, False, False, True, True]
+    assert [days for days, ok in verdicts if not ok][-1] < 30 <= [days for days, ok in verdicts if ok][0]
+    expired = [r for r in records if r["error_kind"]]
+    assert [(r["error_kind"], r["tls"]["verified"]) for r in expired] == [("tls_error", False)]
+    report = query(tmp_path / "tls-expiry-audit.db",
+                   "SELECT r.tls_days_left FROM results r JOIN check_outcomes c ON c.run_id = r.run_id AND c.seq = r.seq "
+                   "WHERE c.name = 'tls_expiry' AND NOT c.ok ORDER BY r.tls_days_left")
+    assert [days for (days,) in report] == [days for days, ok in verdicts if not ok]
+
+
+def test_postgresql_example_stores_its_results_in_postgresql(postgres_url, tmp_path):
+    engine = database_engine(postgres_url)
+    proc = healthcrawl("examples", "run", "postgresql", cwd=tmp_path,
+                       env={**os.environ, "HEALTHCRAWL_POSTGRES_URL": postgres_url})
+    assert proc.returncode == 0, proc.stderr
+    assert "targets: 3   ok: 1   failed checks: 2   errors: 0" in proc.stdout
+    run_id = proc.stdout.split()[1]
+    with engine.connect() as db:
+        state = db.execute(text("SELECT state, targets, ok FROM runs WHERE id = :id"), {"id": run_id}).one()
+        failed = db.execute(text(
+            "SELECT r.status_code FROM results r JOIN check_outcomes c ON c.run_id = r.run_id AND c.seq = r.seq "
+            "WHERE r.run_id = :id AND c.name = 'status' AND NOT c.ok ORDER BY r.status_code"), {"id": run_id}).all()
+    engine.dispose()
+    assert tuple(state) == ("completed", 3, 1)
+    assert [code for (code,) in failed] == [404, 503]
+    assert list(tmp_path.iterdir()) == [], "nothing is written to the current folder"
+
+
+def database_engine(url):
+    """An engine for ``url``; a missing driver skips (or fails under HEALTHCRAWL_REQUIRE_SERVICES=1)."""
+    try:
+        return create_engine(url)
+    except ModuleNotFoundError as error:
+        message = f"the PostgreSQL driver {error.name!r} is not installed (pip install 'healthcrawl[postgres]')"
+        if os.environ.get("HEALTHCRAWL_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
