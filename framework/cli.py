@@ -28,7 +28,7 @@ EXIT_INTERRUPTED = 130
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run one command; returns the exit code."""
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="healthcrawl: %(message)s")
     try:
@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (also read by docs/generate_reference.py)."""
     parser = argparse.ArgumentParser(prog="healthcrawl", description="Check the health of large lists of URLs and domains.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -62,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(command=command_check)
 
     validate = commands.add_parser("validate", help="validate a config file without crawling")
-    validate.add_argument("config")
+    validate.add_argument("config", help="path of the crawl's YAML config")
     validate.set_defaults(command=command_validate)
 
     plugins = commands.add_parser("plugins", help="list the plugins found and the types each provides")

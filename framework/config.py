@@ -79,20 +79,45 @@ class CrawlSettingsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    concurrency = fields.Integer(load_default=256, validate=at_least(1))
-    timeout = fields.Float(load_default=10.0, validate=validate.Range(min=0, min_inclusive=False, error="must be more than 0"))
-    linger = fields.Boolean(load_default=True)
-    verify = VerifyField(load_default=True)
-    max_body_bytes = fields.Integer(load_default=1_048_576, validate=at_least(0))
-    max_redirects = fields.Integer(load_default=10, validate=at_least(0))
-    user_agent = fields.String(load_default=f"healthcrawl/{__version__}")
+    concurrency = fields.Integer(
+        load_default=256, validate=at_least(1), metadata={"description": "Greenlets in the pool: targets fetched at once."}
+    )
+    timeout = fields.Float(
+        load_default=10.0,
+        validate=validate.Range(min=0, min_inclusive=False, error="must be more than 0"),
+        metadata={"description": "Seconds: one hard deadline per target (DNS, connect, TLS, headers, body, all redirects)."},
+    )
+    linger = fields.Boolean(
+        load_default=True, metadata={"description": "Set SO_LINGER(0) on every socket, so closing sends RST and leaves no TIME_WAIT."}
+    )
+    verify = VerifyField(
+        load_default=True, metadata={"description": "Verify TLS certificates; with a path, against the CA certificates in that file."}
+    )
+    max_body_bytes = fields.Integer(
+        load_default=1_048_576,
+        validate=at_least(0),
+        metadata={"description": "Body bytes read for checks (after decompression); the rest is never read."},
+    )
+    max_redirects = fields.Integer(
+        load_default=10, validate=at_least(0), metadata={"description": "Redirects followed before too_many_redirects."}
+    )
+    user_agent = fields.String(
+        load_default=f"healthcrawl/{__version__}", metadata={"description": "User-Agent header of every request."}
+    )
     proxy = fields.String(
         load_default=None,
         allow_none=True,
         validate=validate.Regexp(r"^(https?|socks5h?|socks4a?)://", error="must be an http, https or socks URL"),
+        metadata={"description": "An http(s):// or socks5(h)://, socks4(a):// proxy URL for every request (socks needs the socks extra)."},
     )
-    nameservers = fields.List(fields.String(), load_default=list)
-    batch_size = fields.Integer(load_default=500, validate=at_least(1))
+    nameservers = fields.List(
+        fields.String(),
+        load_default=list,
+        metadata={"description": '"ip[:port]" nameservers to resolve with instead of the system resolver.'},
+    )
+    batch_size = fields.Integer(
+        load_default=500, validate=at_least(1), metadata={"description": "Results per batch handed to the sinks."}
+    )
 
     @validates_schema
     def socks_support_is_installed(self, data: dict, **kwargs) -> None:

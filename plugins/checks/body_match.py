@@ -14,7 +14,7 @@ from healthcrawl.models import CheckOutcome, Snapshot
 
 class BodyMatchOptions(Schema):
     pattern = fields.String(required=True, metadata={"description": "Substring, or regular expression with regex: true."})
-    regex = fields.Boolean(load_default=False)
+    regex = fields.Boolean(load_default=False, metadata={"description": "Treat pattern as a regular expression (matched on bytes)."})
     negate = fields.Boolean(load_default=False, metadata={"description": "Pass when the pattern is absent."})
     scan_bytes = fields.Integer(
         load_default=65536,

@@ -14,7 +14,10 @@ _CODE_OR_RANGE = re.compile(r"^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$")
 
 
 class StatusRanges(fields.Field):
-    """A list of codes (``200``) and inclusive ranges (``"200-399"``), loaded as ``(low, high)`` pairs."""
+    """A list of status codes (``200``) and inclusive ranges (``"200-399"``).
+
+    Loaded as ``(low, high)`` pairs.
+    """
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, list) or not value:
@@ -33,7 +36,10 @@ class StatusRanges(fields.Field):
 
 
 class StatusOptions(Schema):
-    expect = StatusRanges(load_default=((200, 399),), metadata={"description": "Codes and ranges that pass."})
+    expect = StatusRanges(
+        load_default=((200, 399),),
+        metadata={"description": "Codes and ranges that pass.", "default_text": '["200-399"]'},
+    )
 
     @post_load
     def keep_text(self, data, **kwargs):

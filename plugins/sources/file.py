@@ -15,7 +15,7 @@ from healthcrawl.targets import parse_target
 
 class FileSourceOptions(Schema):
     path = fields.String(required=True, metadata={"description": "Target list; relative to the config file."})
-    encoding = fields.String(load_default="utf-8")
+    encoding = fields.String(load_default="utf-8", metadata={"description": "Text encoding of the file; undecodable bytes are replaced."})
 
 
 class FileSource(Source):
