@@ -229,7 +229,9 @@ def _argument_row(action: argparse.Action) -> str:
         name = action.metavar or action.dest
         if action.nargs in ("+", "*"):
             name += " ..."
-    return f"| `{name}` | {_cell(_sentence(action.help or ''))} |"
+    if not action.help:
+        raise SystemExit(f"argument {name} of healthcrawl has no help text: add help=... to it in healthcrawl/cli.py")
+    return f"| `{name}` | {_cell(_sentence(action.help))} |"
 
 
 def _sentence(text: str) -> str:

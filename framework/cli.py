@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     example_run.add_argument("name", metavar="NAME", help="an example's name, or the path of a copied example")
     example_run.set_defaults(command=command_examples_run)
     example_copy = example_commands.add_parser("copy", help="copy an example's folder to edit it")
-    example_copy.add_argument("name", metavar="NAME")
+    example_copy.add_argument("name", metavar="NAME", help="an example's name")
     example_copy.add_argument("destination", metavar="DEST", nargs="?", help="new folder (default: ./NAME)")
     example_copy.set_defaults(command=command_examples_copy)
     return parser

@@ -11,4 +11,4 @@ def test_generated_reference_pages_are_fresh():
     proc = subprocess.run(
         [sys.executable, str(REPO / "docs" / "generate_reference.py"), "--check"], capture_output=True, text=True
     )
-    assert proc.returncode == 0, proc.stderr + "\nrun: python docs/generate_reference.py"
+    assert proc.returncode == 0, proc.stderr
