@@ -21,7 +21,7 @@ from .models import CheckOutcome, Result, Snapshot, Target, Timings
 from .plugin_manager import PluginManager, get_plugin_manager
 from .resolver import build_resolver
 from .summary import Summary
-from .transport import build_session
+from .transport import Transport
 from .writer import ResultWriter
 
 log = logging.getLogger("healthcrawl")
@@ -71,17 +71,16 @@ class Crawl:
         """Open the sinks, crawl every target, flush, close the sinks; SIGINT/SIGTERM interrupt cleanly."""
         self._open_sinks()
         resolver = build_resolver(list(self.settings.nameservers))
-        session = build_session(
+        transport = Transport(
             resolver,
             linger=self.settings.linger,
             verify=self.settings.verify,
             user_agent=self.settings.user_agent,
             proxy=self.settings.proxy,
-            pool_connections=max(self.settings.concurrency, 10),
-            pool_maxsize=max(self.settings.concurrency, 10),
+            pool_size=max(self.settings.concurrency, 10),
         )
         fetcher = Fetcher(
-            session,
+            transport,
             resolver,
             timeout=self.settings.timeout,
             max_body_bytes=self.settings.max_body_bytes,
@@ -108,7 +107,7 @@ class Crawl:
         finally:
             for handler in handlers:
                 handler.cancel()
-            session.close()
+            transport.close()
             writer.close()
         for sink in self.sinks:
             sink.close(self.run_info, writer.summary, state)

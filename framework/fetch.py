@@ -9,12 +9,13 @@ from urllib.parse import urljoin, urlsplit
 
 import gevent
 import requests
+from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
 from .error_kinds import classify, classify_deadline
 from .models import Snapshot, Target, Timings
 from .resolver import Resolver
 from .tls_facts import describe_certificate, fetch_unverified_certificate
-from .transport import LINGER_ZERO, PhaseRecorder, start_recording
+from .transport import LINGER_ZERO, PhaseRecorder, Transport, start_recording
 
 READ_CHUNK = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -31,11 +32,11 @@ class OutgoingRequest:
 
 
 class Fetcher:
-    """Fetches targets with one session; each fetch runs under one hard total deadline."""
+    """Fetches targets through one transport; each fetch runs under one hard total deadline."""
 
     def __init__(
         self,
-        session: requests.Session,
+        transport: Transport,
         resolver: Resolver,
         *,
         timeout: float,
@@ -44,7 +45,7 @@ class Fetcher:
         linger: bool,
         prepare_request: Callable[[OutgoingRequest], None] = lambda request: None,
     ):
-        self.session = session
+        self.transport = transport
         self.resolver = resolver
         self.timeout = timeout
         self.max_body_bytes = max_body_bytes
@@ -75,19 +76,23 @@ class Fetcher:
 
     def _follow(self, target: Target, state: "_FetchState") -> None:
         url = target.url
+        cookies: RequestsCookieJar | None = None  # set by a hop, sent on the next ones (login redirects)
         while True:
             outgoing = OutgoingRequest(target=target, url=url)
             self.prepare_request(outgoing)
-            state.final_url = url
-            response = self.session.get(
+            state.final_url = url = outgoing.url
+            response = self.transport.get(
                 url,
                 headers=outgoing.headers,
                 auth=outgoing.auth,
-                allow_redirects=False,
-                stream=True,
                 timeout=(self.timeout, self.timeout),
+                normalised=url == target.url,
+                cookies=cookies,
             )
             try:
+                if "Set-Cookie" in response.headers:
+                    cookies = cookies if cookies is not None else RequestsCookieJar()
+                    extract_cookies_to_jar(cookies, response.request, response.raw)
                 state.ttfb_ms = (time.perf_counter() - state.started) * 1000.0
                 location = response.headers.get("Location")
                 if response.status_code in REDIRECT_STATUSES and location:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import socket
 import ssl
@@ -17,18 +18,24 @@ def describe_certificate(der: bytes | None, *, verified: bool, version: str | No
     """Build ``TlsInfo`` from a DER certificate (fields are ``None`` when there is none)."""
     if not der:
         return TlsInfo(verified, None, None, None, None, (), version)
-    cert = x509.load_der_x509_certificate(der)
-    not_after = cert.not_valid_after_utc
+    not_after, subject, issuer, sans = _certificate_fields(der)
     seconds_left = (not_after - datetime.now(timezone.utc)).total_seconds()
     return TlsInfo(
         verified=verified,
         days_left=math.floor(seconds_left / 86400),
         not_after=not_after.isoformat(),
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        sans=_subject_alt_names(cert),
+        subject=subject,
+        issuer=issuer,
+        sans=sans,
         version=version,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _certificate_fields(der: bytes) -> tuple[datetime, str, str, tuple[str, ...]]:
+    """Parse a certificate once: many targets share one (a CDN's, a wildcard's)."""
+    cert = x509.load_der_x509_certificate(der)
+    return cert.not_valid_after_utc, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), _subject_alt_names(cert)
 
 
 def fetch_unverified_certificate(

@@ -14,6 +14,7 @@ import socket
 import ssl
 import struct
 import time
+from socket import timeout as SocketTimeout
 from dataclasses import dataclass, field
 
 import certifi
@@ -21,10 +22,13 @@ import gevent.local
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar
+from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.ssl_ import create_urllib3_context
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from .resolver import Resolver, is_ip_literal
 
@@ -79,23 +83,43 @@ class TimedHTTPConnection(HTTPConnection):
         addresses = self._resolve(recorder)
         recorder.phase = "connect"
         started = time.perf_counter()
-        original_host = self._dns_host
         last_error: Exception | None = None
         try:
             for address in addresses:
-                self._dns_host = address
                 try:
-                    sock = super()._new_conn()
-                except (NewConnectionError, ConnectTimeoutError) as error:
-                    last_error = error
+                    sock = self._connect_to(address)
+                except SocketTimeout as error:
+                    last_error = ConnectTimeoutError(
+                        self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+                    )
+                    last_error.__cause__ = error
+                    continue
+                except OSError as error:
+                    last_error = NewConnectionError(self, f"Failed to establish a new connection: {error}")
+                    last_error.__cause__ = error
                     continue
                 recorder.phase = "request"
                 return sock
             assert last_error is not None
             raise last_error
         finally:
-            self._dns_host = original_host
             recorder.add("connect", started)
+
+    def _connect_to(self, address: str) -> socket.socket:
+        """Connect to an IP address: no ``getaddrinfo`` (urllib3 asks it even for an address)."""
+        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            for option in self.socket_options or ():
+                sock.setsockopt(*option)
+            if self.timeout is not _DEFAULT_TIMEOUT:
+                sock.settimeout(self.timeout)
+            if self.source_address:
+                sock.bind(self.source_address)
+            sock.connect((address, self.port))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def _resolve(self, recorder: PhaseRecorder) -> list[str]:
         host = self._dns_host
@@ -178,6 +202,18 @@ class LingerAdapter(HTTPAdapter):
             return manager
         return super().proxy_manager_for(proxy, **proxy_kwargs)
 
+    def build_response(self, req, resp) -> requests.Response:
+        """requests' response, minus what a health check never uses: cookie jar, encoding guess."""
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url
+        response.request = req
+        response.connection = self
+        return response
+
     def cert_verify(self, conn, url, verify, cert):
         """Keep the pool's settings in line with the shared context; never name a CA file per pool."""
         conn.cert_reqs = "CERT_NONE" if verify is False else "CERT_REQUIRED"
@@ -198,38 +234,61 @@ def build_ssl_context(verify: bool | str) -> ssl.SSLContext:
     return context
 
 
-def build_session(
-    resolver: Resolver,
-    *,
-    linger: bool,
-    verify: bool | str,
-    user_agent: str,
-    proxy: str | None,
-    pool_connections: int,
-    pool_maxsize: int,
-) -> requests.Session:
-    """A session for one worker: linger adapter on both schemes, no environment lookups."""
-    session = requests.Session()
-    # trust_env would cost a proxy and netrc lookup per request; proxies come from the config.
-    session.trust_env = False
-    # The adapter's SSL context holds the CA bundle; requests only needs to know whether to verify.
-    session.verify = verify is not False
-    if verify is False:
-        # The config asked for it; one warning per request would drown the output.
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    session.headers["User-Agent"] = user_agent
-    # Ask for identity or gzip only: what we can bound while decoding.
-    session.headers["Accept-Encoding"] = "gzip, deflate"
-    if proxy:
-        session.proxies = {"http": proxy, "https": proxy}
-    adapter = LingerAdapter(
-        resolver,
-        linger=linger,
-        verify=verify,
-        pool_connections=pool_connections,
-        pool_maxsize=pool_maxsize,
-        max_retries=0,
-    )
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+class Transport:
+    """Sends one GET per call through a ``LingerAdapter``, skipping what ``requests.Session`` does per request.
+
+    A session merges settings, looks up proxies and netrc in the environment, runs hooks and
+    keeps a cookie jar on every request; a crawl needs none of it. The base headers, the
+    proxy map and the verify flag are settled once here, and each request is a
+    ``PreparedRequest`` handed straight to the adapter.
+    """
+
+    def __init__(
+        self, resolver: Resolver, *, linger: bool, verify: bool | str, user_agent: str, proxy: str | None, pool_size: int
+    ):
+        self.adapter = LingerAdapter(
+            resolver, linger=linger, verify=verify, pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0
+        )
+        # Ask for identity or gzip only: what we can bound while decoding.
+        self.headers = {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
+        self.proxies = {"http": proxy, "https": proxy} if proxy else {}
+        # The adapter's SSL context holds the CA bundle; the adapter only needs to know whether to verify.
+        self.verify = verify is not False
+        if verify is False:
+            # The config asked for it; one warning per request would drown the output.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    def get(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str],
+        auth: tuple[str, str] | None,
+        timeout,
+        normalised: bool,
+        cookies: RequestsCookieJar | None = None,
+    ) -> requests.Response:
+        """Send ``GET url`` and return the streamed response.
+
+        ``normalised`` URLs (what ``parse_target`` made) skip requests' URL preparation;
+        ``cookies`` are those an earlier hop of the same redirect chain set.
+        """
+        request = requests.PreparedRequest()
+        request.method = "GET"
+        if normalised:
+            request.url = url
+        else:
+            request.prepare_url(url, None)
+        request.headers = CaseInsensitiveDict(self.headers)
+        request.headers.update(headers)
+        request.body = None
+        request.hooks = {"response": []}
+        if auth is not None:
+            request.prepare_auth(auth)
+        if cookies:
+            request.prepare_cookies(cookies)
+        return self.adapter.send(request, stream=True, timeout=timeout, verify=self.verify, proxies=self.proxies)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.adapter.close()
