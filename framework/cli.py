@@ -1,4 +1,5 @@
-"""The ``healthcrawl`` command line: run, check, validate, plugins and examples.
+"""The ``healthcrawl`` command line: run, check, validate, plugins, examples, and the run history
+(runs, show, diff, replay).
 
 Exit codes of ``run``: 0 the crawl completed, 1 it could not start or failed,
 2 usage or config error, 130 interrupted (after flushing what was already checked).
@@ -16,8 +17,12 @@ from .collector import ResultCollector
 from .config import ConfigError, build_config, load_config
 from .engine import Crawl, SinkUnavailable
 from .example_crawls import ExampleError, copy_example, get_example, list_examples, prepared_example
+from .history_commands import HistoryError, add_database_arguments, command_diff, command_replay, command_runs
+from .history_commands import command_show, prepare_resume
 from .plugin_manager import PluginLoadError, get_plugin_manager
 from .registry import ComponentRegistry, RegistrationError
+from .storage.engines import DatabaseUnavailable
+from .storage.spool import SpoolError
 from .targets import parse_target
 
 EXIT_OK = 0
@@ -40,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except ExampleError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except SinkUnavailable as error:
+    except (SinkUnavailable, DatabaseUnavailable, HistoryError, SpoolError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -53,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the crawl described by a config file")
     run.add_argument("config", help="path of the crawl's YAML config")
     run.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    run.add_argument(
+        "--resume", nargs="?", const="", metavar="RUN_ID",
+        help="continue the latest interrupted run of this config (or RUN_ID), checking only targets without a result",
+    )
     run.set_defaults(command=command_run)
 
     check = commands.add_parser("check", help="check a few targets with the default checks and print a table")
@@ -79,7 +88,37 @@ def build_parser() -> argparse.ArgumentParser:
     example_copy.add_argument("name", metavar="NAME", help="an example's name")
     example_copy.add_argument("destination", metavar="DEST", nargs="?", help="new folder (default: ./NAME)")
     example_copy.set_defaults(command=command_examples_copy)
+
+    runs = commands.add_parser("runs", help="list the runs stored in a database")
+    runs.add_argument("--limit", type=int, default=None, help="show only the newest N runs")
+    add_database_arguments(runs)
+    runs.set_defaults(command=_history(command_runs))
+
+    show = commands.add_parser("show", help="summarise one stored run")
+    show.add_argument("run_id", metavar="RUN_ID", help="a run id, or a unique prefix of one")
+    add_database_arguments(show)
+    show.set_defaults(command=_history(command_show))
+
+    diff = commands.add_parser("diff", help="compare two stored runs target by target")
+    diff.add_argument("run_a", metavar="RUN_A", help="the earlier run (an id or a unique prefix)")
+    diff.add_argument("run_b", metavar="RUN_B", help="the later run (an id or a unique prefix)")
+    diff.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
+    add_database_arguments(diff)
+    diff.set_defaults(command=_history(command_diff))
+
+    replay = commands.add_parser("replay", help="write results spooled during a database outage")
+    replay.add_argument("spool", metavar="SPOOL", help="the spool file named by the failed run")
+    add_database_arguments(replay)
+    replay.set_defaults(command=_history(command_replay))
     return parser
+
+
+def _history(command):
+    def run(args) -> int:
+        command(args, _registry())
+        return EXIT_OK
+
+    return run
 
 
 def _registry() -> ComponentRegistry:
@@ -88,20 +127,22 @@ def _registry() -> ComponentRegistry:
 
 def command_run(args) -> int:
     config = load_config(args.config, _registry())
-    if not args.quiet:
-        return _run_and_report(config, table=False)
-    outcome = Crawl(config).run()
-    return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
+    resume = prepare_resume(config, args.resume or None) if args.resume is not None else None
+    return _run_and_report(config, table=False, quiet=args.quiet, resume=resume)
 
 
-def _run_and_report(config, table: bool) -> int:
+def _run_and_report(config, table: bool, quiet: bool = False, resume=None) -> int:
     """Crawl ``config``, print the run id (and with ``table`` one row per target) and the summary."""
     collector = ResultCollector()
-    outcome = Crawl(config, extra_sinks=[collector] if table else []).run()
-    print(f"run {outcome.run.run_id} {outcome.state}")
-    if table:
-        print(_result_table(sorted(collector.results, key=lambda result: result.started_at)))
-    print(outcome.summary.render())
+    outcome = Crawl(config, extra_sinks=[collector] if table else [], resume=resume).run()
+    if not quiet:
+        print(f"run {outcome.run.run_id} {outcome.state}")
+        if table:
+            print(_result_table(sorted(collector.results, key=lambda result: result.started_at)))
+        print(outcome.summary.render())
+    if outcome.error is not None:
+        print(f"error: {outcome.error}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
 
 

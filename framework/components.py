@@ -50,6 +50,8 @@ class RunInfo:
     config_name: str
     started_at: Any
     settings: Any
+    resumed: bool = False
+    """Whether this run continues an earlier interrupted one (same ``run_id``)."""
 
 
 class Component:

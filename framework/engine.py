@@ -8,7 +8,7 @@ import signal
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Container, Iterator
 
 import gevent
 import gevent.event
@@ -32,12 +32,22 @@ class SinkUnavailable(Exception):
 
 
 @dataclass(frozen=True)
+class Resume:
+    """An earlier run to continue: its id, when it started, and the targets it already has results for."""
+
+    run_id: str
+    started_at: datetime
+    done: Container[str]
+
+
+@dataclass(frozen=True)
 class CrawlOutcome:
-    """How a run ended: ``state`` is ``completed`` or ``interrupted``."""
+    """How a run ended: ``state`` is ``completed``, ``interrupted`` or ``failed`` (``error`` says why)."""
 
     run: RunInfo
     summary: Summary
     state: str
+    error: str | None = None
 
 
 class Crawl:
@@ -49,16 +59,20 @@ class Crawl:
         manager: PluginManager | None = None,
         run_id: str | None = None,
         extra_sinks: list[Sink] = (),
+        resume: Resume | None = None,
     ):
-        """``extra_sinks`` are sink instances added to the configured ones (e.g. a ``ResultCollector``)."""
+        """``extra_sinks`` are sink instances added to the configured ones (e.g. a ``ResultCollector``);
+        ``resume`` continues an earlier run, skipping the targets it already has results for."""
         self.config = config
         self.manager = manager or get_plugin_manager()
         self.settings = config.settings
+        self.resume = resume
         self.run_info = RunInfo(
-            run_id=run_id or uuid.uuid4().hex,
+            run_id=resume.run_id if resume else run_id or uuid.uuid4().hex,
             config_name=config.name,
-            started_at=datetime.now(timezone.utc),
+            started_at=resume.started_at if resume else datetime.now(timezone.utc),
             settings=config.settings,
+            resumed=resume is not None,
         )
         context = ComponentContext(base_dir=config.base_dir, run_id=self.run_info.run_id, settings=config.settings)
         self.sources: list[Source] = _instantiate(config.sources, context)
@@ -88,7 +102,9 @@ class Crawl:
             linger=self.settings.linger,
             prepare_request=self._prepare_request,
         )
-        writer = ResultWriter(self.sinks, observe=self._observe, batch_size=self.settings.batch_size)
+        writer = ResultWriter(
+            self.sinks, observe=self._observe, on_failure=self.stop, batch_size=self.settings.batch_size
+        )
         writer.start()
         handlers = self._install_signal_handlers() if handle_signals else []
         state = "completed"
@@ -109,10 +125,18 @@ class Crawl:
                 handler.cancel()
             transport.close()
             writer.close()
+        error = writer.failure
+        if error is not None:
+            state = "failed"
         for sink in self.sinks:
-            sink.close(self.run_info, writer.summary, state)
+            try:
+                sink.close(self.run_info, writer.summary, state)
+            except Exception as close_error:
+                error = error or f"sink {sink.type_name!r} failed: {_one_line(close_error)}"
+        if error is not None:
+            state = "failed"
         self.manager.hook.healthcrawl_crawl_finish(run=self.run_info, summary=writer.summary, state=state)
-        return CrawlOutcome(self.run_info, writer.summary, state)
+        return CrawlOutcome(self.run_info, writer.summary, state, error)
 
     def stop(self) -> None:
         """Abandon in-flight targets and finish: what was already checked is still written."""
@@ -130,7 +154,11 @@ class Crawl:
         return [gevent.signal_handler(signum, self.stop) for signum in (signal.SIGINT, signal.SIGTERM)]
 
     def _targets(self) -> Iterator[Target]:
-        return itertools.chain.from_iterable(source.targets() for source in self.sources)
+        targets = itertools.chain.from_iterable(source.targets() for source in self.sources)
+        if self.resume is None:
+            return targets
+        done = self.resume.done
+        return (target for target in targets if target.url not in done)
 
     def _check_target(self, fetcher: Fetcher, writer: ResultWriter, target: Target) -> None:
         started_at = datetime.now(timezone.utc)

@@ -24,6 +24,11 @@ class ResultWriter:
     crawl down (back-pressure) instead of letting memory grow. A batch is written
     when it reaches ``batch_size`` results or ``flush_interval`` seconds after its
     first result, whichever comes first.
+
+    A sink whose ``write`` raises fails the run: ``on_failure`` is called once (the
+    engine stops crawling), ``failure`` keeps the message, and the results still
+    queued go on reaching every sink, so a sink that keeps what it cannot store
+    (the database sink's spool) loses nothing.
     """
 
     def __init__(
@@ -31,12 +36,15 @@ class ResultWriter:
         sinks: list[Sink],
         *,
         observe: Callable[[Result], None],
+        on_failure: Callable[[], None] = lambda: None,
         batch_size: int = 500,
         queue_size: int = 10_000,
         flush_interval: float = 1.0,
     ):
         self.sinks = sinks
         self.observe = observe
+        self.on_failure = on_failure
+        self.failure: str | None = None
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.summary = Summary()
@@ -87,4 +95,15 @@ class ResultWriter:
             except Exception:
                 log.exception("a healthcrawl_result hook failed for %s", result.target)
         for sink in self.sinks:
-            sink.write(batch)
+            try:
+                sink.write(batch)
+            except Exception as error:
+                self._sink_failed(sink, error)
+
+    def _sink_failed(self, sink: Sink, error: Exception) -> None:
+        message = f"sink {sink.type_name!r} failed: {' '.join(str(error).split()) or type(error).__name__}"
+        if self.failure is None:
+            self.failure = message
+            self.on_failure()
+        else:
+            log.debug("%s", message)

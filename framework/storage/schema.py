@@ -6,13 +6,15 @@ is a plain join::
     SELECT r.target FROM results r
     JOIN check_outcomes c ON c.run_id = r.run_id AND c.seq = r.seq
     WHERE c.name = 'tls_expiry' AND NOT c.ok
+
+Changes to these classes need a migration in ``migrations/versions`` (see ``migrations.py``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKeyConstraint, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKeyConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -24,6 +26,7 @@ class Run(Base):
     """One crawl run."""
 
     __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_config", "config", mysql_length={"config": 255}),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     config: Mapped[str] = mapped_column(String(1024))
@@ -40,6 +43,7 @@ class ResultRow(Base):
     """One checked target of one run (the result record's columns, flattened)."""
 
     __tablename__ = "results"
+    __table_args__ = (Index("ix_results_run_target", "run_id", "target", mysql_length={"target": 255}),)
 
     run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -1,48 +1,64 @@
-"""Writing runs and results to a database: the schema is created on first use, writes are batched."""
+"""Writing runs and results to a database: the schema is migrated on first use, writes are batched."""
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert, update
-from sqlalchemy.exc import NoSuchModuleError
+from sqlalchemy import Engine, case, func, insert, select, update
 
 from ..components import RunInfo
 from ..models import Result
-from ..summary import Summary
-from .schema import Base, CheckOutcomeRow, ResultRow, Run
+from .migrations import upgrade_schema
+from .schema import CheckOutcomeRow, ResultRow, Run
 
-DRIVER_EXTRAS = {"psycopg2": "postgres", "psycopg": "postgres", "pymysql": "mysql", "MySQLdb": "mysql"}
-
-
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached or used; the message is one readable line."""
+_DATETIME_COLUMNS = ("started_at", "finished_at")
 
 
-def open_engine(url: str) -> Engine:
-    """Create an engine for ``url``, turning a missing driver into a hint naming the extra."""
-    try:
-        return create_engine(url)
-    except ModuleNotFoundError as error:
-        extra = DRIVER_EXTRAS.get(error.name or "", None)
-        hint = f" (pip install 'healthcrawl[{extra}]')" if extra else ""
-        raise DatabaseUnavailable(f"the database driver {error.name!r} is not installed{hint}") from None
-    except NoSuchModuleError as error:
-        raise DatabaseUnavailable(f"unknown database URL scheme: {error}") from None
+@dataclass
+class Batch:
+    """The rows of one batch of results, numbered (``seq``) before the first attempt to write them.
+
+    The numbers make a retried write safe: a batch whose first row is already stored was
+    committed before (its whole transaction succeeded), so it is not written twice.
+    """
+
+    run_id: str
+    results: list[dict[str, Any]]
+    outcomes: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready form (timestamps as ISO 8601 text), for the spool."""
+        return {
+            "run_id": self.run_id,
+            "results": [{**row, **{k: row[k].isoformat() for k in _DATETIME_COLUMNS}} for row in self.results],
+            "outcomes": self.outcomes,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Batch":
+        """The inverse of ``to_json``."""
+        results = [
+            {**row, **{k: datetime.fromisoformat(row[k]) for k in _DATETIME_COLUMNS}} for row in data["results"]
+        ]
+        return cls(data["run_id"], results, data["outcomes"])
 
 
 class ResultStore:
-    """Stores one run and its results; every write is one transaction of many rows."""
+    """Stores the runs and results of one database; every write is one transaction of many rows."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self._next_seq = 0
 
-    def create_schema(self) -> None:
-        """Create the tables that do not exist yet."""
-        Base.metadata.create_all(self.engine)
+    def prepare(self) -> None:
+        """Create or upgrade the schema (see ``migrations.upgrade_schema``)."""
+        upgrade_schema(self.engine)
 
     def start_run(self, run: RunInfo) -> None:
         """Record a new run in state ``running``."""
@@ -53,45 +69,84 @@ class ResultStore:
                     config=run.config_name,
                     state="running",
                     started_at=run.started_at,
+                    targets=0,
+                    ok=0,
+                    failed=0,
                     settings=_jsonable(dataclasses.asdict(run.settings)) if run.settings else None,
                 )
             )
 
-    def write(self, results: list[Result]) -> None:
-        """Insert a batch of results and their check outcomes in one transaction."""
-        result_rows, outcome_rows = [], []
-        for result in results:
-            seq = self._next_seq
-            self._next_seq += 1
-            result_rows.append(result_row(result, seq))
-            outcome_rows.extend(
-                {"run_id": result.run_id, "seq": seq, "position": i, "name": c.name, "ok": c.ok, "detail": c.detail}
-                for i, c in enumerate(result.checks)
-            )
+    def resume_run(self, run_id: str) -> None:
+        """Mark an earlier run ``running`` again; new results are numbered after its last one."""
         with self.engine.begin() as connection:
-            connection.execute(insert(ResultRow), result_rows)
-            if outcome_rows:
-                connection.execute(insert(CheckOutcomeRow), outcome_rows)
+            connection.execute(update(Run).where(Run.id == run_id).values(state="running", finished_at=None))
+            last = connection.execute(select(func.max(ResultRow.seq)).where(ResultRow.run_id == run_id)).scalar()
+        self._next_seq = 0 if last is None else last + 1
 
-    def finish_run(self, run: RunInfo, summary: Summary, state: str) -> None:
-        """Record how the run ended and its counts."""
+    def batch(self, results: list[Result]) -> Batch:
+        """Number ``results`` and turn them into rows (nothing is written yet)."""
+        seq = self._next_seq
+        self._next_seq += len(results)
+        result_rows, outcome_rows = [], []
+        for offset, result in enumerate(results):
+            result_rows.append(result_row(result, seq + offset))
+            for position, check in enumerate(result.checks):
+                outcome_rows.append(
+                    {
+                        "run_id": result.run_id,
+                        "seq": seq + offset,
+                        "position": position,
+                        "name": check.name,
+                        "ok": check.ok,
+                        "detail": check.detail,
+                    }
+                )
+        run_id = results[0].run_id if results else ""
+        return Batch(run_id, result_rows, outcome_rows)
+
+    def insert(self, batch: Batch, *, unless_present: bool = False) -> bool:
+        """Write a batch in one transaction; with ``unless_present``, skip one already stored.
+
+        Returns whether rows were written.
+        """
+        if not batch.results:
+            return False
         with self.engine.begin() as connection:
+            if unless_present:
+                first = batch.results[0]["seq"]
+                found = connection.execute(
+                    select(ResultRow.seq).where(ResultRow.run_id == batch.run_id, ResultRow.seq == first)
+                ).first()
+                if found is not None:
+                    return False
+            connection.execute(insert(ResultRow), batch.results)
+            if batch.outcomes:
+                connection.execute(insert(CheckOutcomeRow), batch.outcomes)
+        return True
+
+    def finish_run(self, run_id: str, state: str, finished_at: datetime | None = None) -> None:
+        """Record how the run ended; its counts are taken from the results stored for it."""
+        counts = select(func.count(), func.coalesce(func.sum(case((ResultRow.ok, 1), else_=0)), 0)).where(
+            ResultRow.run_id == run_id
+        )
+        with self.engine.begin() as connection:
+            total, ok = connection.execute(counts).one()
             connection.execute(
                 update(Run)
-                .where(Run.id == run.run_id)
+                .where(Run.id == run_id)
                 .values(
                     state=state,
-                    finished_at=datetime.now(timezone.utc),
-                    targets=summary.total,
-                    ok=summary.ok,
-                    failed=summary.total - summary.ok,
+                    finished_at=finished_at or datetime.now(timezone.utc),
+                    targets=total,
+                    ok=ok,
+                    failed=total - ok,
                 )
             )
 
 
 def result_row(result: Result, seq: int) -> dict[str, Any]:
     """The ``results`` row for a result."""
-    tls = result.tls
+    tls, timings = result.tls, result.timings
     return {
         "run_id": result.run_id,
         "seq": seq,
@@ -104,7 +159,11 @@ def result_row(result: Result, seq: int) -> dict[str, Any]:
         "redirects": result.redirects,
         "body_bytes": result.body_bytes,
         "body_truncated": result.body_truncated,
-        **dataclasses.asdict(result.timings),
+        "dns_ms": timings.dns_ms,
+        "connect_ms": timings.connect_ms,
+        "tls_ms": timings.tls_ms,
+        "ttfb_ms": timings.ttfb_ms,
+        "total_ms": timings.total_ms,
         "tls_verified": tls.verified if tls else None,
         "tls_days_left": tls.days_left if tls else None,
         "tls_not_after": tls.not_after if tls else None,

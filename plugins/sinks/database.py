@@ -1,41 +1,82 @@
-"""The ``sqlalchemy`` sink: runs and results in any database SQLAlchemy reaches (SQLite by default)."""
+"""The ``sqlalchemy`` sink: runs and results in any database SQLAlchemy reaches (SQLite by default).
+
+The schema is created or upgraded on first use. Batches are written with one multi-row
+insert each; while the database is unreachable they wait in an on-disk spool and are
+retried with backoff (see ``healthcrawl.storage.delivery``).
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from marshmallow import Schema, fields
-from sqlalchemy.exc import SQLAlchemyError
 
 from healthcrawl import hookimpl
 from healthcrawl.components import RunInfo, Sink
+from healthcrawl.config import at_least
 from healthcrawl.models import Result
-from healthcrawl.storage.store import DatabaseUnavailable, ResultStore, open_engine
+from healthcrawl.storage.delivery import Delivery
+from healthcrawl.storage.engines import DatabaseUnavailable, display_url, one_line, open_engine
+from healthcrawl.storage.spool import Spool
+from healthcrawl.storage.store import ResultStore
 from healthcrawl.summary import Summary
+
+DEFAULT_URL = "sqlite:///healthcrawl.db"
 
 
 class DatabaseSinkOptions(Schema):
-    url = fields.String(load_default="sqlite:///healthcrawl.db", metadata={"description": "Any SQLAlchemy URL."})
+    url = fields.String(load_default=DEFAULT_URL, metadata={"description": "Any SQLAlchemy URL."})
+    retry_for = fields.Float(
+        load_default=300.0,
+        validate=at_least(0),
+        metadata={"description": "Seconds to keep retrying an unreachable database before the run fails."},
+    )
+    spool_dir = fields.String(
+        load_default="healthcrawl-spool",
+        metadata={"description": "Where results wait while the database is away (relative to the working directory)."},
+    )
+    spool_max_mb = fields.Integer(
+        load_default=1024,
+        validate=at_least(1),
+        metadata={"description": "Spool size at which the crawl waits for the database instead of spooling more."},
+    )
 
 
 class DatabaseSink(Sink):
-    """Creates its tables on first use and writes each batch in one transaction."""
+    """Creates or upgrades its tables on first use and writes each batch in one transaction."""
 
     type_name = "sqlalchemy"
     Options = DatabaseSinkOptions
 
     def open(self, run: RunInfo) -> None:
-        self.store = ResultStore(open_engine(self.options["url"]))
+        engine = open_engine(self.options["url"])
+        store = ResultStore(engine)
+        spool = Spool(Path(self.options["spool_dir"]) / f"{run.run_id}.jsonl", self.options["spool_max_mb"] * 2**20)
+        self.delivery = Delivery(store, spool, retry_for=self.options["retry_for"], replay_hint=self._replay_hint(run, spool))
         try:
-            self.store.create_schema()
-            self.store.start_run(run)
-        except SQLAlchemyError as error:
-            raise DatabaseUnavailable(" ".join(str(error.orig or error).split())) from None
+            store.prepare()
+            if run.resumed:
+                store.resume_run(run.run_id)
+            else:
+                store.start_run(run)
+        except Exception as error:
+            engine.dispose()
+            raise DatabaseUnavailable(one_line(error)) from None
 
     def write(self, results: list[Result]) -> None:
-        self.store.write(results)
+        self.delivery.write(self.delivery.store.batch(results))
 
     def close(self, run: RunInfo, summary: Summary, state: str) -> None:
-        self.store.finish_run(run, summary, state)
-        self.store.engine.dispose()
+        try:
+            self.delivery.finish(run.run_id, state)
+        finally:
+            self.delivery.store.engine.dispose()
+
+    def _replay_hint(self, run: RunInfo, spool: Spool) -> str:
+        if os.path.isfile(run.config_name):
+            return f"healthcrawl replay {spool.path} --config {run.config_name}"
+        return f"healthcrawl replay {spool.path} --db '{display_url(self.options['url'])}'"
 
 
 @hookimpl

@@ -1,0 +1,150 @@
+"""The sqlalchemy sink on real SQLite, PostgreSQL and MariaDB: rows, schema versions, batching, drivers."""
+
+import subprocess
+import sys
+import textwrap
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import event, inspect, select, text
+
+from healthcrawl.models import CheckOutcome, Result, Timings
+from healthcrawl.storage.engines import DatabaseUnavailable, open_engine
+from healthcrawl.storage.history import list_runs
+from healthcrawl.storage.migrations import current_revision, head_revision, upgrade_schema
+from healthcrawl.storage.schema import CheckOutcomeRow, ResultRow, Run
+from healthcrawl.storage.store import ResultStore
+from healthcrawl.testing.crawl import run_crawl_outcome
+from healthcrawl.testing.servers import HTTPTestServer, free_port
+
+
+def crawl_into(url, targets, **crawl):
+    config = {
+        "crawl": {"concurrency": 20, "timeout": 5, **crawl},
+        "sources": [{"type": "list", "targets": targets}],
+        "checks": [{"type": "status"}],
+        "sinks": [{"type": "sqlalchemy", "url": url}],
+    }
+    return run_crawl_outcome(config)
+
+
+def test_results_land_in_the_database(db_url):
+    with HTTPTestServer() as server:
+        refused = f"http://127.0.0.1:{free_port()}/"
+        outcome, records = crawl_into(db_url, [server.url("/"), server.url("/missing"), refused])
+    engine = open_engine(db_url)
+    with engine.connect() as connection:
+        run = connection.execute(select(Run)).one()
+        rows = {row.target: row for row in connection.execute(select(ResultRow))}
+        failed = connection.execute(
+            select(ResultRow.target).join(CheckOutcomeRow, (CheckOutcomeRow.run_id == ResultRow.run_id)
+                                          & (CheckOutcomeRow.seq == ResultRow.seq)).where(CheckOutcomeRow.ok.is_(False))
+        ).scalars().all()
+    engine.dispose()
+    assert (run.id, run.state, run.targets, run.ok, run.failed) == (outcome.run.run_id, "completed", 3, 1, 2)
+    assert set(rows) == {record["target"] for record in records}
+    assert rows[server.url("/")].status_code == 200 and rows[server.url("/")].ok
+    assert rows[refused].error_kind == "connect_refused" and rows[refused].total_ms is not None
+    assert failed == [server.url("/missing")]
+    assert sorted(row.seq for row in rows.values()) == [0, 1, 2]
+
+
+def test_schema_is_created_at_the_newest_revision(db_url):
+    with HTTPTestServer() as server:
+        crawl_into(db_url, [server.url("/")])
+    engine = open_engine(db_url)
+    assert current_revision(engine) == head_revision()
+    indexes = {index["name"] for index in inspect(engine).get_indexes("results")}
+    engine.dispose()
+    assert "ix_results_run_target" in indexes
+
+
+def test_a_database_at_an_older_revision_is_upgraded_and_keeps_its_runs(db_url):
+    engine = open_engine(db_url)
+    upgrade_schema(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO runs (id, config, state, started_at, targets, ok, failed) "
+            "VALUES ('old', 'old.yaml', 'completed', '2026-01-02 03:04:05', 7, 5, 2)"
+        ))
+    assert current_revision(engine) == "0001"
+    with HTTPTestServer() as server:
+        outcome, _ = crawl_into(db_url, [server.url("/")])
+    assert current_revision(engine) == head_revision()
+    runs = {run.id: run for run in list_runs(engine)}
+    engine.dispose()
+    assert runs["old"].targets == 7 and runs[outcome.run.run_id].state == "completed"
+
+
+def test_a_database_made_before_migrations_existed_is_adopted(tmp_path):
+    url = f"sqlite:///{tmp_path}/early.db"
+    engine = open_engine(url)
+    upgrade_schema(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))  # what create_all() used to leave
+    with HTTPTestServer() as server:
+        outcome, _ = crawl_into(url, [server.url("/")])
+    assert outcome.state == "completed" and current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_a_batch_is_written_with_a_few_multi_row_statements(db_url):
+    with HTTPTestServer() as server:
+        _, records = crawl_into(db_url, [server.url("/")])
+    engine = open_engine(db_url)
+    store = ResultStore(engine)
+    store.resume_run(records[0]["run_id"])
+    result = _result_from(records[0])
+    statements = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO RESULTS"):
+            statements.append(statement)
+
+    store.insert(store.batch([result] * 1200))
+    with engine.connect() as connection:
+        stored = connection.execute(select(ResultRow.seq).where(ResultRow.run_id == result.run_id)).scalars().all()
+    engine.dispose()
+    assert len(stored) == 1201 and len(set(stored)) == 1201
+    assert 1 <= len(statements) <= 3, len(statements)
+
+
+def _result_from(record):
+    return Result(
+        **{k: record[k] for k in ("target", "run_id", "ok", "error_kind", "error", "status_code", "final_url",
+                                  "redirects", "body_bytes", "body_truncated")},
+        checks=tuple(CheckOutcome(**c) for c in record["checks"]),
+        timings=Timings(**record["timings"]),
+        tls=None,
+        started_at=datetime.fromisoformat(record["started_at"]),
+        finished_at=datetime.fromisoformat(record["finished_at"]),
+    )
+
+
+@pytest.mark.parametrize(("url", "extra"), [
+    ("postgresql+psycopg://u@127.0.0.1/test", "postgres"),
+    ("mysql+mysqldb://u@127.0.0.1/test", "mysql"),
+])
+def test_a_missing_driver_names_the_extra_to_install(url, extra):
+    with pytest.raises(DatabaseUnavailable) as caught:
+        open_engine(url)
+    assert f"pip install 'healthcrawl[{extra}]'" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg2://postgres", "mysql+pymysql://root"])
+def test_an_unreachable_database_stops_the_run_before_any_target(tmp_path, scheme):
+    with HTTPTestServer() as server:
+        config = tmp_path / "crawl.yaml"
+        config.write_text(textwrap.dedent(f"""
+            sources: [{{type: list, targets: ["{server.url('/')}"]}}]
+            sinks: [{{type: sqlalchemy, url: "{scheme}@127.0.0.1:{free_port()}/test"}}]
+        """))
+        proc = subprocess.run([sys.executable, "-m", "healthcrawl", "run", str(config)],
+                              capture_output=True, text=True, timeout=60)
+        assert server.hits["/"] == 0
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: sink 'sqlalchemy' cannot start:")
+    assert len(proc.stderr.splitlines()) == 1 and "refused" in proc.stderr.lower()
