@@ -20,6 +20,8 @@ def test_non_editable_install_imports_and_runs(tmp_path):
          "--target", str(target), str(source)],
         check=True,
     )
+    migrations = target / "healthcrawl" / "storage" / "migrations"
+    assert (migrations / "env.py").is_file() and (migrations / "versions" / "0001_initial.py").is_file()
     env = {**os.environ, "PYTHONPATH": str(target)}
     probe = subprocess.run(
         [sys.executable, "-c", "import healthcrawl, healthcrawl.plugins.checks.status as s; print(healthcrawl.__file__)"],
