@@ -14,7 +14,7 @@ import ipaddress
 import itertools
 import socket
 import struct
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import BinaryIO, Iterable, Mapping, Self
@@ -44,6 +44,8 @@ MAX_REQUEST_BODY = 1024 * 1024
 RAW_BEHAVIOURS = ("hang", "reset", "garbage", "close", "backlog_full")
 GARBAGE_RESPONSE = b"SSH-2.0-OpenSSH_9.6\r\nthis is not http\r\n"
 PENDING_BACKLOG_FILLERS = 2
+RECORDED_REQUESTS = 1000
+"""How many of the latest requests ``HTTPTestServer.requests`` keeps."""
 
 _X_CHUNK = b"x" * CHUNK_SIZE
 
@@ -122,10 +124,13 @@ _NOT_FOUND = _Route(status=404, body=b"not found")
 
 
 @dataclass(frozen=True)
-class _Request:
+class ReceivedRequest:
+    """One request an ``HTTPTestServer`` received (``headers`` lookups are case-insensitive)."""
+
     method: str
     path: str
     headers: http.client.HTTPMessage
+    body: bytes
     keep_alive: bool
 
 
@@ -160,7 +165,10 @@ class HTTPTestServer(BackgroundServer):
         """Headers of the latest request per path; lookups are case-insensitive."""
         self.connections = 0
         """TCP connections accepted so far."""
+        self.requests: deque[ReceivedRequest] = deque(maxlen=RECORDED_REQUESTS)
+        """The latest requests (at most ``RECORDED_REQUESTS``), oldest first, bodies included."""
         self._routes = {"/": _Route()}
+        self._next_answers: dict[str, deque[_Route]] = {}
         super().__init__(_listening_socket("0.0.0.0" if bind_all_loopback else self.host))
 
     @property
@@ -186,8 +194,12 @@ class HTTPTestServer(BackgroundServer):
         body_size: int | None = None,
         gzip_bomb_size: int | None = None,
         redirect_to: str | None = None,
+        times: int | None = None,
     ) -> None:
         """Set how ``path`` is answered (replacing any earlier route for it).
+
+        With ``times=N`` only the next N requests get this answer (queued after earlier ``times``
+        answers); then the path answers as its route without ``times`` says, e.g. a 503 twice, then 200.
 
         - ``status``: defaults to 200, or 302 with ``redirect_to`` (a path or a full URL: the Location).
         - ``headers`` are added to the response and override the defaults (Content-Type, Content-Length).
@@ -213,7 +225,9 @@ class HTTPTestServer(BackgroundServer):
             headers.setdefault("Content-Encoding", "gzip")
         if status is None:
             status = 200 if redirect_to is None else 302
-        self._routes[path] = _Route(
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1")
+        answer = _Route(
             status=status,
             body=body,
             headers=headers,
@@ -223,6 +237,10 @@ class HTTPTestServer(BackgroundServer):
             body_size=body_size,
             gzip_bomb_size=gzip_bomb_size,
         )
+        if times is None:
+            self._routes[path] = answer
+        else:
+            self._next_answers.setdefault(path, deque()).extend([answer] * times)
 
     def stop(self) -> None:
         """Stop serving; a CA the server created for itself is closed too."""
@@ -247,11 +265,18 @@ class HTTPTestServer(BackgroundServer):
         while (request := _read_request(rfile)) is not None:
             self.hits[request.path] += 1
             self.last_headers[request.path] = request.headers
-            self._respond(sock, request, self._routes.get(request.path, _NOT_FOUND))
+            self.requests.append(request)
+            self._respond(sock, request, self._answer_for(request.path))
             if not request.keep_alive:
                 return
 
-    def _respond(self, sock: socket.socket, request: _Request, route: _Route) -> None:
+    def _answer_for(self, path: str) -> _Route:
+        queued = self._next_answers.get(path)
+        if queued:
+            return queued.popleft()
+        return self._routes.get(path, _NOT_FOUND)
+
+    def _respond(self, sock: socket.socket, request: ReceivedRequest, route: _Route) -> None:
         gevent.sleep(route.delay)
         length, chunks = route.body_stream()
         headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(length)}
@@ -354,7 +379,7 @@ def _listening_socket(host: str, backlog: int = 128) -> socket.socket:
     return sock
 
 
-def _read_request(rfile: BinaryIO) -> _Request | None:
+def _read_request(rfile: BinaryIO) -> ReceivedRequest | None:
     """The next request on a connection, or None when the client closed it or sent nonsense."""
     line = rfile.readline(MAX_REQUEST_LINE + 1)
     if not line.endswith(b"\n"):
@@ -367,9 +392,9 @@ def _read_request(rfile: BinaryIO) -> _Request | None:
         return None
     if "Transfer-Encoding" in headers or not 0 <= body_length <= MAX_REQUEST_BODY:
         return None
-    rfile.read(body_length)
+    body = rfile.read(body_length)
     keep_alive = version == "HTTP/1.1" and "close" not in headers.get("Connection", "").lower()
-    return _Request(method, urlsplit(target).path or "/", headers, keep_alive)
+    return ReceivedRequest(method, urlsplit(target).path or "/", headers, body, keep_alive)
 
 
 def _format_head(status: int, headers: Mapping[str, str]) -> bytes:

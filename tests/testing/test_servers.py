@@ -83,6 +83,25 @@ def test_default_routes_count_hits_and_keep_the_last_headers(session):
     assert srv.base_url == f"http://127.0.0.1:{srv.port}"
 
 
+def test_requests_are_recorded_with_their_bodies(session):
+    with HTTPTestServer() as srv:
+        srv.route("/hook", status=204, body=b"")
+        session.post(srv.url("/hook"), json={"target": "a"}, headers={"X-Token": "t"}, timeout=2)
+        session.get(srv.url("/"), timeout=2)
+    posted, fetched = srv.requests
+    assert (posted.method, posted.path, posted.body) == ("POST", "/hook", b'{"target": "a"}')
+    assert posted.headers["x-token"] == "t" and posted.headers["Content-Type"] == "application/json"
+    assert (fetched.method, fetched.path, fetched.body) == ("GET", "/", b"")
+
+
+def test_a_route_with_times_answers_that_often_then_falls_back(session):
+    with HTTPTestServer() as srv:
+        srv.route("/flaky", body="healthy")
+        srv.route("/flaky", status=503, body="busy", times=2)
+        codes = [session.get(srv.url("/flaky"), timeout=2).status_code for _ in range(4)]
+    assert codes == [503, 503, 200, 200]
+
+
 def test_route_sets_status_body_and_headers_and_head_gets_no_body(session):
     with HTTPTestServer() as srv:
         tea_headers = {"content-type": "text/tea", "X-A": "1"}
