@@ -1,0 +1,115 @@
+"""Nothing lost: a database that goes away mid-crawl, that comes back, or that never does (then replay)."""
+
+import shutil
+import subprocess
+import sys
+
+import gevent
+import pytest
+from sqlalchemy import func, make_url, select
+
+from healthcrawl import hookimpl
+from healthcrawl.plugin_manager import get_plugin_manager
+from healthcrawl.storage.engines import open_engine
+from healthcrawl.storage.schema import ResultRow, Run
+from healthcrawl.testing.crawl import run_crawl_outcome
+from healthcrawl.testing.relay import TCPRelay
+from healthcrawl.testing.servers import HTTPTestServer
+
+
+@pytest.fixture
+def relay(server_db_url):
+    """A cuttable relay in front of the test database; ``relay.db_url`` goes through it."""
+    url = make_url(server_db_url)
+    with TCPRelay((url.host, url.port)) as relay:
+        relay.db_url = url.set(port=relay.port).render_as_string(hide_password=False)
+        yield relay
+
+
+@pytest.fixture
+def on_result():
+    """Register ``callback(count)`` to run in the writer for every result (the count so far)."""
+    plugins = []
+
+    def register(callback):
+        class Observer:
+            seen = 0
+
+            @hookimpl
+            def healthcrawl_result(self, result):
+                Observer.seen += 1
+                callback(Observer.seen)
+
+        plugins.append(get_plugin_manager().register(Observer()))
+
+    yield register
+    for name in plugins:
+        get_plugin_manager().unregister(name=name)
+
+
+def crawl(relay, server, tmp_path, count, **sink):
+    config = {
+        "crawl": {"concurrency": 20, "timeout": 10, "batch_size": 100},
+        "sources": [{"type": "list", "targets": [server.url("/") + f"?n={i}" for i in range(count)]}],
+        "checks": [{"type": "status"}],
+        "sinks": [{"type": "sqlalchemy", "url": relay.db_url, "spool_dir": str(tmp_path / "spool"), **sink}],
+    }
+    return run_crawl_outcome(config)
+
+
+def stored(db_url, run_id):
+    engine = open_engine(db_url)
+    with engine.connect() as connection:
+        targets = connection.execute(select(ResultRow.target).where(ResultRow.run_id == run_id)).scalars().all()
+        seqs = connection.execute(select(func.count(func.distinct(ResultRow.seq))).where(ResultRow.run_id == run_id)).scalar()
+        run = connection.execute(select(Run).where(Run.id == run_id)).one()
+    engine.dispose()
+    assert seqs == len(targets)
+    return sorted(targets), run
+
+
+def test_a_database_that_comes_back_gets_every_result(relay, on_result, server_db_url, tmp_path):
+    def outage(seen):
+        if seen == 300:
+            relay.cut()
+        elif seen == 1200:
+            gevent.spawn_later(1.0, relay.restore)
+
+    on_result(outage)
+    with HTTPTestServer() as server:
+        outcome, records = crawl(relay, server, tmp_path, 2000)
+    assert outcome.state == "completed" and outcome.error is None
+    targets, run = stored(server_db_url, outcome.run.run_id)
+    assert targets == sorted(record["target"] for record in records) and len(targets) == 2000
+    assert (run.state, run.targets) == ("completed", 2000)
+    assert not list((tmp_path / "spool").glob("*"))  # written back, then removed
+    assert relay.connections > 2  # the connections were cut and made again
+
+
+def test_a_database_that_never_returns_leaves_a_spool_to_replay(relay, on_result, server_db_url, tmp_path):
+    on_result(lambda seen: seen == 200 and relay.cut())
+    with HTTPTestServer() as server:
+        server.route("/", body="ok", delay=0.02)
+        outcome, records = crawl(relay, server, tmp_path, 3000, retry_for=1)
+    run_id = outcome.run.run_id
+    spool = tmp_path / "spool" / f"{run_id}.jsonl"
+    assert outcome.state == "failed"
+    assert "unreachable" in outcome.error and str(spool) in outcome.error and "healthcrawl replay" in outcome.error
+    assert 200 <= len(records) < 3000  # the crawl stopped when the database was given up
+    before, _ = stored(server_db_url, run_id)
+    assert len(before) < len(records) and spool.is_file()
+
+    relay.restore()
+    copy = shutil.copy(spool, tmp_path / "copy.jsonl")
+    replay = subprocess.run([sys.executable, "-m", "healthcrawl", "replay", str(spool), "--db", relay.db_url],
+                            capture_output=True, text=True, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    after, run = stored(server_db_url, run_id)
+    assert after == sorted(record["target"] for record in records)  # every result exactly once
+    assert (run.state, run.targets) == ("failed", len(records)) and not spool.exists()
+    assert f"{len(records) - len(before)} results written" in replay.stdout
+
+    again = subprocess.run([sys.executable, "-m", "healthcrawl", "replay", str(copy), "--db", relay.db_url],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and " 0 results written" in again.stdout
+    assert stored(server_db_url, run_id)[0] == after
