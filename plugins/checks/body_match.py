@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
@@ -39,20 +40,38 @@ class BodyMatchOptions(Schema):
 
 
 class BodyMatchCheck(Check):
-    """Matches on bytes (no charset detection); a regex scans at most ``scan_bytes`` bytes."""
+    """Matches on bytes (no charset detection); a regex scans at most ``scan_bytes`` bytes.
+
+    A target's own ``expect_body`` field (for example a CSV column) overrides ``pattern``.
+    """
 
     type_name = "body_match"
     Options = BodyMatchOptions
 
     def evaluate(self, snapshot: Snapshot) -> CheckOutcome:
         options = self.options
-        if options["compiled"] is not None:
-            found = options["compiled"].search(snapshot.body[: options["scan_bytes"]]) is not None
+        pattern, needle, compiled = options["pattern"], options["needle"], options["compiled"]
+        override = snapshot.target.fields.get("expect_body")
+        if override not in (None, ""):
+            pattern, needle = str(override), str(override).encode()
+            if options["regex"]:
+                try:
+                    compiled = _compiled(needle)
+                except re.error as error:
+                    return self.outcome(False, f"expect_body {pattern!r} is not a valid regular expression: {error}")
+        if compiled is not None:
+            found = compiled.search(snapshot.body[: options["scan_bytes"]]) is not None
         else:
-            found = options["needle"] in snapshot.body
+            found = needle in snapshot.body
         ok = found != options["negate"]
         verb = "found" if found else "not found"
-        return self.outcome(ok, f"{options['pattern']!r} {verb} in {len(snapshot.body)} body bytes")
+        return self.outcome(ok, f"{pattern!r} {verb} in {len(snapshot.body)} body bytes")
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: bytes) -> re.Pattern:
+    """Per-target patterns repeat across targets: compile each once."""
+    return re.compile(pattern)
 
 
 @hookimpl
