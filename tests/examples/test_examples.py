@@ -5,6 +5,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -168,3 +169,9 @@ def database_engine(url):
         if os.environ.get("HEALTHCRAWL_REQUIRE_SERVICES") == "1":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def test_the_examples_page_documents_every_example():
+    page = (Path(__file__).resolve().parents[2] / "docs" / "examples.md").read_text()
+    for name in EXAMPLES:
+        assert f"| `{name}` |" in page, f"docs/examples.md has no row for {name}"
