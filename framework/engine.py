@@ -109,7 +109,7 @@ class Crawl:
         handlers = self._install_signal_handlers() if handle_signals else []
         state = "completed"
         try:
-            self.manager.hook.healthcrawl_crawl_start(run=self.run_info)
+            self.manager.notify("healthcrawl_crawl_start", run=self.run_info)
             for target in self._targets():
                 if self._stopping.is_set():
                     break
@@ -135,7 +135,7 @@ class Crawl:
                 error = error or f"sink {sink.type_name!r} failed: {_one_line(close_error)}"
         if error is not None:
             state = "failed"
-        self.manager.hook.healthcrawl_crawl_finish(run=self.run_info, summary=writer.summary, state=state)
+        self.manager.notify("healthcrawl_crawl_finish", run=self.run_info, summary=writer.summary, state=state)
         return CrawlOutcome(self.run_info, writer.summary, state, error)
 
     def stop(self) -> None:
@@ -188,7 +188,7 @@ class Crawl:
         self.manager.hook.healthcrawl_prepare_request(request=request)
 
     def _observe(self, result: Result) -> None:
-        self.manager.hook.healthcrawl_result(result=result)
+        self.manager.notify("healthcrawl_result", result=result)
 
 
 def _applies(check: Check, snapshot: Snapshot) -> bool:

@@ -25,7 +25,8 @@ def healthcrawl_register_sources(register: Callable[[type["Source"]], None]) -> 
     """Register source types by calling ``register(SourceClass)`` once per type.
 
     ``SourceClass.type_name`` is the name a config's ``sources[].type`` uses.
-    Every implementation is called; the return value is ignored.
+    Every implementation is called; the return value is ignored. An exception, or a
+    type name another plugin registered too, stops startup with an error naming the plugin.
     """
 
 
@@ -34,7 +35,8 @@ def healthcrawl_register_checks(register: Callable[[type["Check"]], None]) -> No
     """Register check types by calling ``register(CheckClass)`` once per type.
 
     ``CheckClass.type_name`` is the name a config's ``checks[].type`` uses.
-    Every implementation is called; the return value is ignored.
+    Every implementation is called; the return value is ignored. An exception, or a
+    type name another plugin registered too, stops startup with an error naming the plugin.
     """
 
 
@@ -43,7 +45,8 @@ def healthcrawl_register_sinks(register: Callable[[type["Sink"]], None]) -> None
     """Register sink types by calling ``register(SinkClass)`` once per type.
 
     ``SinkClass.type_name`` is the name a config's ``sinks[].type`` uses.
-    Every implementation is called; the return value is ignored.
+    Every implementation is called; the return value is ignored. An exception, or a
+    type name another plugin registered too, stops startup with an error naming the plugin.
     """
 
 
@@ -54,7 +57,8 @@ def healthcrawl_prepare_request(request: "OutgoingRequest") -> None:
     ``request.headers`` (a dict) and ``request.auth`` (``(user, password)`` or ``None``)
     may be changed in place; ``request.target`` and ``request.url`` say what is fetched.
     Every implementation is called, in the greenlet fetching the target; keep it fast
-    and free of blocking I/O. The return value is ignored.
+    and free of blocking I/O. The return value is ignored. An exception fails this
+    target with ``internal_error``; the crawl goes on.
     """
 
 
@@ -64,7 +68,7 @@ def healthcrawl_result(result: "Result") -> None:
 
     Called from the single writer greenlet for every result, in completion order.
     Every implementation is called; the return value is ignored. An exception is
-    logged and does not stop the crawl.
+    logged naming the plugin; the other implementations and the crawl go on.
     """
 
 
@@ -72,7 +76,8 @@ def healthcrawl_result(result: "Result") -> None:
 def healthcrawl_crawl_start(run: "RunInfo") -> None:
     """Called once when a crawl starts, after the sinks are open and before any target is fetched.
 
-    Every implementation is called; the return value is ignored.
+    Every implementation is called; the return value is ignored. An exception is
+    logged naming the plugin; the other implementations and the crawl go on.
     """
 
 
@@ -81,5 +86,6 @@ def healthcrawl_crawl_finish(run: "RunInfo", summary: "Summary", state: str) -> 
     """Called once when a crawl ends, after the last result was written.
 
     ``state`` is ``completed``, ``interrupted`` or ``failed``; ``summary`` holds the
-    counts. Every implementation is called; the return value is ignored.
+    counts. Every implementation is called; the return value is ignored. An exception
+    is logged naming the plugin; the other implementations still run.
     """

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import logging
 import os
 from dataclasses import dataclass
 
 import pluggy
 
 from . import __version__, hookspecs
+
+log = logging.getLogger("healthcrawl")
 
 ENTRY_POINT_GROUP = "healthcrawl"
 DISABLE_ENV = "HEALTHCRAWL_DISABLE_PLUGINS"
@@ -54,6 +57,26 @@ class PluginManager(pluggy.PluginManager):
     def origin(self, name: str) -> PluginOrigin:
         """Where the plugin called ``name`` came from."""
         return self.origins.get(name, PluginOrigin("registered at run time", None))
+
+    def notify(self, hook_name: str, **kwargs) -> None:
+        """Call every implementation of an observer hook, each on its own.
+
+        An exception is logged on one line naming the plugin (with the traceback at debug level);
+        the other implementations are still called and the crawl goes on.
+        """
+        for impl in reversed(getattr(self.hook, hook_name).get_hookimpls()):  # pluggy's order: last registered first
+            try:
+                impl.function(*(kwargs[name] for name in impl.argnames))
+            except Exception as error:
+                detail = " ".join(str(error).split())
+                log.error(
+                    "plugin %r failed in %s: %s%s",
+                    impl.plugin_name,
+                    hook_name,
+                    type(error).__name__,
+                    f": {detail}" if detail else "",
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
 
 
 def disabled_plugin_names() -> set[str]:

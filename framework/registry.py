@@ -40,7 +40,16 @@ class ComponentRegistry:
         found: dict[tuple[str, str], ComponentType] = {}
         for kind, hook_name in _REGISTER_HOOKS.items():
             for impl in getattr(manager.hook, hook_name).get_hookimpls():
-                impl.function(register=_registrar(kind, impl.plugin_name, found))
+                try:
+                    impl.function(register=_registrar(kind, impl.plugin_name, found))
+                except RegistrationError:
+                    raise
+                except Exception as error:
+                    detail = " ".join(str(error).split()) or type(error).__name__
+                    where = manager.origin(impl.plugin_name).source
+                    raise RegistrationError(
+                        f"plugin {impl.plugin_name!r} ({where}) failed in {hook_name}: {type(error).__name__}: {detail}"
+                    ) from error
         return cls(list(found.values()))
 
     def get(self, kind: str, name: str) -> ComponentType | None:

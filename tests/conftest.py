@@ -10,6 +10,8 @@ from urllib.parse import urlsplit  # noqa: E402
 
 import pytest  # noqa: E402
 
+pytest_plugins = ["pytester"]
+
 REQUIRE_SERVICES = os.environ.get("HEALTHCRAWL_REQUIRE_SERVICES") == "1"
 POSTGRES_URL = os.environ.get("HEALTHCRAWL_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 MYSQL_URL = os.environ.get("HEALTHCRAWL_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")

@@ -8,24 +8,10 @@ from marshmallow import Schema, fields
 
 from healthcrawl import hookimpl
 from healthcrawl.components import ComponentContext, Sink, Source
-from healthcrawl.plugin_manager import get_plugin_manager
 from healthcrawl.plugins.sources.file import FileSource
 from healthcrawl.testing.crawl import run_crawl, run_crawl_outcome
 from healthcrawl.testing.servers import HTTPTestServer
 from healthcrawl.targets import parse_target
-
-
-class registered:
-    """Register a temporary plugin on the process-wide manager for the duration of a ``with``."""
-
-    def __init__(self, plugin, name):
-        self.plugin, self.name = plugin, name
-
-    def __enter__(self):
-        get_plugin_manager().register(self.plugin, name=self.name)
-
-    def __exit__(self, *exc):
-        get_plugin_manager().unregister(name=self.name)
 
 
 def test_file_source_never_holds_a_million_lines(tmp_path):
@@ -54,7 +40,7 @@ def test_file_source_skips_blanks_and_comments(tmp_path):
     assert targets[1].invalid is not None
 
 
-def test_engine_pulls_targets_lazily():
+def test_engine_pulls_targets_lazily(http_server, register_plugin):
     """With concurrency 4, the pool has taken only a few targets when the first result is written."""
     pulled = []
     pulled_at_first_write = []
@@ -81,10 +67,10 @@ def test_engine_pulls_targets_lazily():
         def healthcrawl_register_sources(self, register):
             register(CountingSource)
 
-    with HTTPTestServer() as server, registered(Plugin(), "test-counting"):
-        config = {"crawl": {"concurrency": 4, "batch_size": 1}, "sources": [{"type": "counting", "base": server.url("/")}],
-                  "checks": []}
-        outcome, _ = run_crawl_outcome(config, extra_sinks=[FirstWrite({}, None)])
+    register_plugin(Plugin())
+    config = {"crawl": {"concurrency": 4, "batch_size": 1}, "sources": [{"type": "counting", "base": http_server.url("/")}],
+              "checks": []}
+    outcome, _ = run_crawl_outcome(config, extra_sinks=[FirstWrite({}, None)])
     assert outcome.summary.total == 200
     assert pulled_at_first_write[0] <= 4 + 2
 
@@ -113,7 +99,7 @@ def test_results_reach_sinks_in_batches_while_the_pool_keeps_going():
     assert fetched_while_blocked[0] >= 300  # the pool went on while the sink was blocked
 
 
-def test_a_failing_check_fails_only_itself():
+def test_a_failing_check_fails_only_itself(http_server, register_plugin, crawl):
     from healthcrawl.components import Check
 
     class Exploding(Check):
@@ -134,11 +120,11 @@ def test_a_failing_check_fails_only_itself():
             register(Exploding)
             register(WrongReturn)
 
-    with HTTPTestServer() as server, registered(Plugin(), "test-exploding"):
-        records = run_crawl({
-            "sources": [{"type": "list", "targets": [server.url("/"), server.url("/other")]}],
-            "checks": [{"type": "exploding"}, {"type": "wrong_return"}, {"type": "status"}],
-        })
+    register_plugin(Plugin())
+    records = crawl({
+        "sources": [{"type": "list", "targets": [http_server.url("/"), http_server.url("/other")]}],
+        "checks": [{"type": "exploding"}, {"type": "wrong_return"}, {"type": "status"}],
+    })
     assert len(records) == 2
     for record in records:
         checks = {c["name"]: c for c in record["checks"]}

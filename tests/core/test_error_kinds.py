@@ -7,18 +7,12 @@ import pytest
 from healthcrawl.models import ERROR_KINDS, RESULT_KEYS
 from healthcrawl.testing.crawl import records_by_target, run_crawl
 from healthcrawl.testing.dns_server import LocalDNSServer
-from healthcrawl.testing.servers import HTTPTestServer, RawTCPServer, free_port
+from healthcrawl.testing.servers import RawTCPServer, free_port
 
 
 def crawl(targets, **settings):
     config = {"crawl": {"timeout": 2, **settings}, "sources": [{"type": "list", "targets": targets}], "checks": []}
     return records_by_target(run_crawl(config))
-
-
-@pytest.fixture
-def http_server():
-    with HTTPTestServer() as server:
-        yield server
 
 
 def test_healthy_target_record_has_exactly_the_contract_keys(http_server):
@@ -112,20 +106,15 @@ def test_every_error_kind_is_in_the_contract():
     }
 
 
-def test_user_agent_and_prepare_request_hook(http_server):
+def test_user_agent_and_prepare_request_hook(http_server, register_plugin):
     from healthcrawl import hookimpl
-    from healthcrawl.plugin_manager import get_plugin_manager
 
     class AddToken:
         @hookimpl
         def healthcrawl_prepare_request(self, request):
             request.headers["Authorization"] = "Bearer t0ken"
 
-    manager = get_plugin_manager()
-    manager.register(AddToken(), name="test-add-token")
-    try:
-        crawl([http_server.url("/")], user_agent="probe/1.0")
-    finally:
-        manager.unregister(name="test-add-token")
+    register_plugin(AddToken())
+    crawl([http_server.url("/")], user_agent="probe/1.0")
     headers = http_server.last_headers["/"]
     assert headers["User-Agent"] == "probe/1.0" and headers["Authorization"] == "Bearer t0ken"

@@ -1,32 +1,27 @@
-"""TLS: verification failures are tls_error with the certificate's fields still filled in."""
+"""TLS: verification failures are tls_error with the certificate's fields still filled in.
+
+Servers and crawls come from the ``healthcrawl.testing`` pytest plugin (``make_server``, ``crawl``).
+"""
 
 import pytest
 
-from healthcrawl.testing.certs import CertAuthority
-from healthcrawl.testing.crawl import run_crawl
-from healthcrawl.testing.servers import HTTPTestServer
+
+@pytest.fixture
+def crawl_one(crawl):
+    """Crawl one server's ``/`` as ``localhost`` (the name its certificate is for) and return the record."""
+
+    def run(server, checks=(), **settings):
+        url = server.url("/", host="localhost")
+        config = {"crawl": {"timeout": 5, **settings}, "sources": [{"type": "list", "targets": [url]}],
+                  "checks": list(checks)}
+        (record,) = crawl(config)
+        return record
+
+    return run
 
 
-@pytest.fixture(scope="module")
-def ca():
-    with CertAuthority() as authority:
-        yield authority
-
-
-def crawl_one(server, ca, checks=(), host="localhost"):
-    url = server.url("/", host=host)
-    config = {
-        "crawl": {"timeout": 5, "verify": ca.ca_bundle_path},
-        "sources": [{"type": "list", "targets": [url]}],
-        "checks": list(checks),
-    }
-    (record,) = run_crawl(config)
-    return record
-
-
-def test_healthy_certificate_is_verified_and_passes_expiry(ca):
-    with HTTPTestServer(tls=True, ca=ca, days_left=90) as server:
-        record = crawl_one(server, ca, [{"type": "tls_expiry", "min_days": 14}])
+def test_healthy_certificate_is_verified_and_passes_expiry(make_server, crawl_one):
+    record = crawl_one(make_server(days_left=90), [{"type": "tls_expiry", "min_days": 14}])
     tls = record["tls"]
     assert record["ok"] is True and record["error_kind"] is None
     assert tls["verified"] is True and 88 <= tls["days_left"] <= 90
@@ -36,9 +31,8 @@ def test_healthy_certificate_is_verified_and_passes_expiry(ca):
     assert record["checks"] == [{"name": "tls_expiry", "ok": True, "detail": record["checks"][0]["detail"]}]
 
 
-def test_certificate_expiring_in_5_days_fails_tls_expiry_at_14(ca):
-    with HTTPTestServer(tls=True, ca=ca, days_left=5) as server:
-        record = crawl_one(server, ca, [{"type": "status"}, {"type": "tls_expiry", "min_days": 14}])
+def test_certificate_expiring_in_5_days_fails_tls_expiry_at_14(make_server, crawl_one):
+    record = crawl_one(make_server(days_left=5), [{"type": "status"}, {"type": "tls_expiry", "min_days": 14}])
     assert record["error_kind"] is None and record["ok"] is False
     assert record["tls"]["verified"] is True and record["tls"]["days_left"] in (4, 5)
     outcomes = {c["name"]: c for c in record["checks"]}
@@ -50,9 +44,8 @@ def test_certificate_expiring_in_5_days_fails_tls_expiry_at_14(ca):
     "kind, message, days",
     [("expired", "expired", (-4, -3)), ("untrusted", "verify failed", (1, 10**7)), ("wrong_host", "match", (1, 10**7))],
 )
-def test_verification_failures_still_report_the_certificate(ca, kind, message, days):
-    with HTTPTestServer(tls=True, ca=ca, tls_kind=kind) as server:
-        record = crawl_one(server, ca, [{"type": "tls_expiry", "min_days": 14}])
+def test_verification_failures_still_report_the_certificate(make_server, crawl_one, kind, message, days):
+    record = crawl_one(make_server(cert=kind), [{"type": "tls_expiry", "min_days": 14}])
     tls = record["tls"]
     assert record["error_kind"] == "tls_error" and message in record["error"]
     assert tls["verified"] is False
@@ -60,17 +53,12 @@ def test_verification_failures_still_report_the_certificate(ca, kind, message, d
     assert tls["not_after"] and tls["subject"] and tls["issuer"]
 
 
-def test_expired_certificate_fails_tls_expiry_too(ca):
-    with HTTPTestServer(tls=True, ca=ca, tls_kind="expired") as server:
-        record = crawl_one(server, ca, [{"type": "tls_expiry", "min_days": 14}])
+def test_expired_certificate_fails_tls_expiry_too(make_server, crawl_one):
+    record = crawl_one(make_server(cert="expired"), [{"type": "tls_expiry", "min_days": 14}])
     assert record["checks"][0]["name"] == "tls_expiry" and record["checks"][0]["ok"] is False
 
 
-def test_verify_false_fetches_but_marks_unverified(ca):
-    with HTTPTestServer(tls=True, ca=ca, tls_kind="untrusted") as server:
-        url = server.url("/", host="localhost")
-        (record,) = run_crawl(
-            {"crawl": {"timeout": 5, "verify": False}, "sources": [{"type": "list", "targets": [url]}], "checks": []}
-        )
+def test_verify_false_fetches_but_marks_unverified(make_server, crawl_one):
+    record = crawl_one(make_server(cert="untrusted"), verify=False)
     assert record["error_kind"] is None and record["status_code"] == 200
     assert record["tls"]["verified"] is False and record["tls"]["days_left"] is not None
