@@ -32,7 +32,8 @@ def healthcrawl(*args, **kwargs):
 @pytest.fixture(scope="module")
 def installed_package(tmp_path_factory):
     """A copy of the package (so the build leaves nothing in the repository), pip-installed; uninstalled after."""
-    assert pip("show", DISTRIBUTION).returncode != 0, f"{DISTRIBUTION} is already installed here"
+    assert pip("show", DISTRIBUTION).returncode != 0, (
+        f"{DISTRIBUTION} is already installed here (an interrupted run?): pip uninstall {DISTRIBUTION}")
     source = tmp_path_factory.mktemp("plugin") / PACKAGE.name
     shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     install = pip("install", "--quiet", "--no-index", "--no-build-isolation", str(source))
