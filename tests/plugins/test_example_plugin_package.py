@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from healthcrawl.testing.certs import CertAuthority
-from healthcrawl.testing.servers import HTTPTestServer, free_port
+from healthcrawl.testing.servers import free_port
 
 PACKAGE = Path(__file__).resolve().parents[2] / "examples" / "plugins" / "healthcrawl-security-headers"
 DISTRIBUTION = "healthcrawl-security-headers"
@@ -52,32 +51,34 @@ def test_after_pip_install_it_is_listed_by_healthcrawl_plugins(installed_package
     assert types.split(":", 1)[1].strip() == "check:security_headers, sink:webhook"
 
 
-def test_it_checks_headers_and_posts_failures_in_a_crawl(installed_package, tmp_path):
+def test_it_checks_headers_and_posts_failures_in_a_crawl(installed_package, https_server, make_server,
+                                                         healthcrawl_ca, tmp_path):
     secure = {"Strict-Transport-Security": "max-age=63072000", "X-Content-Type-Options": "nosniff",
               "Content-Security-Policy": "default-src 'self'"}
-    with CertAuthority() as ca, HTTPTestServer(tls=True, ca=ca) as site, HTTPTestServer() as hook:
-        site.route("/secure", headers=secure)
-        site.route("/weak", headers={**secure, "Strict-Transport-Security": "max-age=600"})
-        hook.route("/hook", status=204, body=b"")
-        hook.route("/hook", status=503, times=1)  # the first delivery is retried
-        refused = f"http://127.0.0.1:{free_port()}/"
-        config = tmp_path / "crawl.yaml"
-        config.write_text(textwrap.dedent(f"""
-            crawl: {{timeout: 5, verify: {ca.ca_bundle_path}}}
-            sources:
-              - type: list
-                targets: ["{site.url('/secure')}", "{site.url('/weak')}", "{refused}"]
-            checks:
-              - type: security_headers
-                hsts_min_max_age: 86400
-            sinks:
-              - type: jsonl
-                path: results.jsonl
-              - type: webhook
-                url: {hook.url('/hook')}
-                backoff: 0.05
-        """))
-        proc = healthcrawl("run", str(config), cwd=tmp_path)
+    site = https_server
+    site.route("/secure", headers=secure)
+    site.route("/weak", headers={**secure, "Strict-Transport-Security": "max-age=600"})
+    hook = make_server()
+    hook.route("/hook", status=204, body=b"")
+    hook.route("/hook", status=503, times=1)  # the first delivery is retried
+    refused = f"http://127.0.0.1:{free_port()}/"
+    config = tmp_path / "crawl.yaml"
+    config.write_text(textwrap.dedent(f"""
+        crawl: {{timeout: 5, verify: {healthcrawl_ca.ca_bundle_path}}}
+        sources:
+          - type: list
+            targets: ["{site.url('/secure')}", "{site.url('/weak')}", "{refused}"]
+        checks:
+          - type: security_headers
+            hsts_min_max_age: 86400
+        sinks:
+          - type: jsonl
+            path: results.jsonl
+          - type: webhook
+            url: {hook.url('/hook')}
+            backoff: 0.05
+    """))
+    proc = healthcrawl("run", str(config), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "targets: 3   ok: 1   failed checks: 1   errors: 1" in proc.stdout
     records = {r["target"]: r for r in map(json.loads, (tmp_path / "results.jsonl").read_text().splitlines())}
