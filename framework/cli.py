@@ -19,7 +19,7 @@ from .engine import Crawl, SinkUnavailable
 from .example_crawls import ExampleError, copy_example, get_example, list_examples, prepared_example
 from .history_commands import HistoryError, add_database_arguments, command_diff, command_replay, command_runs
 from .history_commands import command_show, prepare_resume
-from .plugin_manager import PluginLoadError, get_plugin_manager
+from .plugin_manager import DISABLE_ENV, PluginLoadError, disabled_plugin_names, get_plugin_manager
 from .registry import ComponentRegistry, RegistrationError
 from .storage.engines import DatabaseUnavailable
 from .storage.spool import SpoolError
@@ -185,6 +185,8 @@ def command_plugins(args) -> int:
     manager = get_plugin_manager()
     registry = _registry()
     for name, plugin in sorted(manager.list_name_plugin()):
+        if plugin is None:  # blocked by HEALTHCRAWL_DISABLE_PLUGINS
+            continue
         origin = manager.origin(name)
         types = [f"{t.kind}:{t.name}" for t in registry.all() if t.plugin == name]
         hooks = sorted(h.name for h in manager.get_hookcallers(plugin) or [])
@@ -192,6 +194,9 @@ def command_plugins(args) -> int:
         print(f"  source: {origin.source}")
         print(f"  types:  {', '.join(types) or '-'}")
         print(f"  hooks:  {', '.join(hooks)}")
+    disabled = disabled_plugin_names()
+    if disabled:
+        print(f"disabled by {DISABLE_ENV}: {', '.join(sorted(disabled))}")
     return EXIT_OK
 
 

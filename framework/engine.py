@@ -170,13 +170,15 @@ class Crawl:
             except Exception as error:
                 log.exception("fetching %s failed unexpectedly", target.url)
                 snapshot = Snapshot(target=target, error_kind="internal_error", error=_one_line(error))
-        outcomes = tuple(self._evaluate(check, snapshot) for check in self.checks if _applies(check, snapshot))
+        outcomes = tuple(outcome for check in self.checks if (outcome := self._evaluate(check, snapshot)) is not None)
         finished_at = datetime.now(timezone.utc)
         writer.put(Result.from_snapshot(snapshot, outcomes, self.run_info.run_id, started_at, finished_at))
 
-    def _evaluate(self, check: Check, snapshot: Snapshot) -> CheckOutcome:
-        """Run one check; an exception or a wrong return value fails that check only."""
+    def _evaluate(self, check: Check, snapshot: Snapshot) -> CheckOutcome | None:
+        """Run one check (``None`` when it does not apply); an exception or a wrong return value fails it only."""
         try:
+            if not check.applies_to(snapshot):
+                return None
             outcome = check.evaluate(snapshot)
         except Exception as error:
             return CheckOutcome(check.name, False, f"check raised {type(error).__name__}: {_one_line(error)}")
@@ -191,15 +193,11 @@ class Crawl:
         self.manager.notify("healthcrawl_result", result=result)
 
 
-def _applies(check: Check, snapshot: Snapshot) -> bool:
-    try:
-        return check.applies_to(snapshot)
-    except Exception:
-        return True  # let evaluate() report the failure as this check's outcome
-
-
 def _instantiate(specs, context: ComponentContext) -> list:
-    """Build each configured component; a ``ComponentDisabled`` one is logged and left out."""
+    """Build each configured component; a ``ComponentDisabled`` one is logged and left out.
+
+    Any other exception from a constructor stops the run with a ``ConfigError`` naming the plugin.
+    """
     components = []
     for spec in specs:
         try:
@@ -208,6 +206,11 @@ def _instantiate(specs, context: ComponentContext) -> list:
             log.warning("%s (%s) is disabled: %s", spec.place, spec.type.name, reason)
         except ConfigError as error:
             raise ConfigError([f"{spec.place}: {problem}" for problem in error.problems]) from None
+        except Exception as error:
+            raise ConfigError([
+                f"{spec.place}: {spec.type.kind} type {spec.type.name!r} of plugin {spec.type.plugin!r} "
+                f"failed to start: {type(error).__name__}: {_one_line(error)}"
+            ]) from error
     return components
 
 

@@ -85,7 +85,11 @@ def disabled_plugin_names() -> set[str]:
 
 
 def create_plugin_manager(load_entry_points: bool = True) -> PluginManager:
-    """A manager with the built-in plugins and (by default) every installed third-party plugin."""
+    """A manager with the built-in plugins and (by default) every installed third-party plugin.
+
+    Raises ``PluginLoadError`` naming the plugin and where it came from when one cannot be
+    imported or registered, or implements a hook that does not exist.
+    """
     manager = PluginManager()
     for name in disabled_plugin_names():
         manager.set_blocked(name)
@@ -96,24 +100,53 @@ def create_plugin_manager(load_entry_points: bool = True) -> PluginManager:
         manager.origins[module_name] = PluginOrigin("built-in", __version__)
     if load_entry_points:
         _load_entry_points(manager)
+    _check_hook_names(manager)
     return manager
 
 
 def _load_entry_points(manager: PluginManager) -> None:
+    distributions: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
+        dist_name = dist.metadata["Name"]
         for entry_point in dist.entry_points:
             if entry_point.group != ENTRY_POINT_GROUP:
                 continue
             name = entry_point.name
-            if manager.is_blocked(name) or manager.has_plugin(name):
+            if manager.is_blocked(name):
                 continue
-            where = f"entry point {name} = {entry_point.value} (distribution {dist.metadata['Name']})"
+            if name in distributions or manager.has_plugin(name):
+                if distributions.get(name) == dist_name:
+                    continue  # the same distribution found twice on sys.path
+                raise PluginLoadError(
+                    f"plugin name {name!r} is taken twice: by {distributions.get(name) or 'a built-in plugin'} "
+                    f"and by distribution {dist_name}; uninstall one or set {DISABLE_ENV}={name}"
+                )
+            distributions[name] = dist_name
+            where = f"entry point {name} = {entry_point.value} (distribution {dist_name})"
             try:
                 plugin = entry_point.load()
                 manager.register(plugin, name=name)
             except Exception as error:
-                raise PluginLoadError(f"plugin {name!r} failed to load from {where}: {error}") from error
+                raise PluginLoadError(f"plugin {name!r} failed to load from {where}: {_describe(error)}") from error
             manager.origins[name] = PluginOrigin(where, dist.version)
+
+
+def _check_hook_names(manager: PluginManager) -> None:
+    """Refuse ``@hookimpl`` functions whose name is no healthcrawl hook (a typo would never be called)."""
+    for caller in vars(manager.hook).values():
+        if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if not impl.optionalhook:
+                raise PluginLoadError(
+                    f"plugin {impl.plugin_name!r} ({manager.origin(impl.plugin_name).source}) implements "
+                    f"{caller.name}, which is not a healthcrawl hook"
+                )
+
+
+def _describe(error: BaseException) -> str:
+    detail = " ".join(str(error).split())
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
 
 
 _manager: PluginManager | None = None

@@ -190,3 +190,4 @@ def test_crawl_finish_gets_the_summary_and_state(http_server, crawl, register_pl
     records = crawl({"sources": list_source(http_server.url("/"), http_server.url("/missing")),
                      "checks": [{"type": "status"}]})
     assert sorted(finishes, key=str) == sorted([(records[0]["run_id"], 2, 1, 1, "completed"), "completed"], key=str)
+
