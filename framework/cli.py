@@ -78,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = commands.add_parser("plugins", help="list the plugins found and the types each provides")
     plugins.set_defaults(command=command_plugins)
 
-    examples = commands.add_parser("examples", help="list, run or copy the packaged example crawls")
+    examples = commands.add_parser(
+        "examples",
+        help="list, run or copy the packaged example crawls",
+        description="Without an ACTION, list the packaged example crawls with a one-line description each.",
+    )
     examples.set_defaults(command=command_examples_list)
     example_commands = examples.add_subparsers(metavar="ACTION")
     example_run = example_commands.add_parser("run", help="run an example (its outputs go to the current folder)")
