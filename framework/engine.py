@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import signal
 import uuid
@@ -29,6 +28,10 @@ log = logging.getLogger("healthcrawl")
 
 class SinkUnavailable(Exception):
     """A sink could not be opened; the run stops before any target is crawled."""
+
+
+class SourceFailed(Exception):
+    """A source raised while yielding targets; the run ends ``failed`` with this one-line message."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class Crawl:
         writer.start()
         handlers = self._install_signal_handlers() if handle_signals else []
         state = "completed"
+        error = None
         try:
             self.manager.notify("healthcrawl_crawl_start", run=self.run_info)
             for target in self._targets():
@@ -120,12 +124,15 @@ class Crawl:
         except KeyboardInterrupt:
             state = "interrupted"
             self._pool.kill()
+        except SourceFailed as failure:
+            error = str(failure)
+            self._pool.kill()
         finally:
             for handler in handlers:
                 handler.cancel()
             transport.close()
             writer.close()
-        error = writer.failure
+        error = error or writer.failure
         if error is not None:
             state = "failed"
         for sink in self.sinks:
@@ -154,11 +161,14 @@ class Crawl:
         return [gevent.signal_handler(signum, self.stop) for signum in (signal.SIGINT, signal.SIGTERM)]
 
     def _targets(self) -> Iterator[Target]:
-        targets = itertools.chain.from_iterable(source.targets() for source in self.sources)
-        if self.resume is None:
-            return targets
-        done = self.resume.done
-        return (target for target in targets if target.url not in done)
+        done = self.resume.done if self.resume else ()
+        for source in self.sources:
+            try:
+                for target in source.targets():
+                    if target.url not in done:
+                        yield target
+            except Exception as error:
+                raise SourceFailed(f"source {source.type_name!r} failed: {_one_line(error)}") from error
 
     def _check_target(self, fetcher: Fetcher, writer: ResultWriter, target: Target) -> None:
         started_at = datetime.now(timezone.utc)

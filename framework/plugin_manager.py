@@ -25,6 +25,8 @@ DISABLE_ENV = "HEALTHCRAWL_DISABLE_PLUGINS"
 DEFAULT_PLUGINS = (
     "healthcrawl.plugins.sources.file",
     "healthcrawl.plugins.sources.list",
+    "healthcrawl.plugins.sources.csv",
+    "healthcrawl.plugins.sources.sql",
     "healthcrawl.plugins.checks.status",
     "healthcrawl.plugins.checks.body_match",
     "healthcrawl.plugins.checks.tls_expiry",

@@ -50,3 +50,11 @@ def server_db_url(request, tmp_path):
     url, drop = isolated_url(request.param, request, tmp_path)
     yield url
     drop()
+
+
+@pytest.fixture
+def pg_db_url(request, tmp_path):
+    """An empty database on PostgreSQL."""
+    url, drop = isolated_url("postgresql", request, tmp_path)
+    yield url
+    drop()
