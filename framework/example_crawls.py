@@ -94,12 +94,16 @@ def copy_example(example: Example, destination: Path) -> Path:
 def prepared_example(example: Example) -> Iterator[Path]:
     """Start the example's demo servers (if any) and yield the path of a ready-to-run config.
 
-    The config is read from a temporary copy with the placeholders filled in; relative output
-    paths in it (such as ``sqlite:///offline-demo.db``) still land in the current folder.
+    With demo servers the config is read from a temporary copy with the placeholders filled in;
+    either way, relative output paths in it (such as ``sqlite:///offline-demo.db``) land in the
+    current folder.
     """
+    if not example.needs_demo_servers:
+        yield example.config_path
+        return
     with tempfile.TemporaryDirectory(prefix=f"healthcrawl-{example.name}-") as workdir, contextlib.ExitStack() as stack:
         copy = copy_example(example, Path(workdir) / example.name)
-        values = _start_demo_servers(copy / DEMO_SERVERS_MODULE, stack) if example.needs_demo_servers else {}
+        values = _start_demo_servers(copy / DEMO_SERVERS_MODULE, stack)
         for path in copy.iterdir():
             if path.suffix in TARGET_FILE_SUFFIXES:
                 path.write_text(fill_placeholders(path.read_text(encoding="utf-8"), values), encoding="utf-8")

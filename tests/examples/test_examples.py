@@ -175,3 +175,12 @@ def test_the_examples_page_documents_every_example():
     page = (Path(__file__).resolve().parents[2] / "docs" / "examples.md").read_text()
     for name in EXAMPLES:
         assert f"| `{name}` |" in page, f"docs/examples.md has no row for {name}"
+
+
+def test_an_example_without_demo_servers_runs_in_place_from_a_copy(tmp_path, http_server):
+    healthcrawl("examples", "copy", "top-sites", "my-sites", cwd=tmp_path, check=True)
+    (tmp_path / "my-sites" / "targets.txt").write_text(f"{http_server.url('/')}\n{http_server.url('/gone')}\n")
+    proc = healthcrawl("examples", "run", "my-sites", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "targets: 2   ok: 1   failed checks: 1   errors: 0" in proc.stdout
+    assert len((tmp_path / "top-sites.jsonl").read_text().splitlines()) == 2
