@@ -152,7 +152,7 @@ def _run_and_report(config, table: bool, quiet: bool = False, resume=None) -> in
 
 def command_check(args) -> int:
     data = {
-        "crawl": {"timeout": args.timeout, "verify": not args.insecure, "concurrency": min(256, len(args.targets))},
+        "crawl": {"timeout": args.timeout, "verify": not args.insecure, "concurrency": min(256, len(args.targets)), "workers": 1},
         "sources": [{"type": "list", "targets": args.targets}],
         "checks": [{"type": "status"}, {"type": "tls_expiry", "min_days": args.min_days}],
     }

@@ -71,6 +71,12 @@ class CrawlSettings:
     proxy: str | None = None
     nameservers: tuple[str, ...] = ()
     batch_size: int = 500
+    workers: int = field(default_factory=lambda: default_workers())
+
+
+def default_workers() -> int:
+    """``crawl.workers`` when not set: the number of CPUs."""
+    return os.cpu_count() or 1
 
 
 class CrawlSettingsSchema(Schema):
@@ -117,6 +123,14 @@ class CrawlSettingsSchema(Schema):
     )
     batch_size = fields.Integer(
         load_default=500, validate=at_least(1), metadata={"description": "Results per batch handed to the sinks."}
+    )
+    workers = fields.Integer(
+        load_default=default_workers,
+        validate=at_least(1),
+        metadata={
+            "description": "Processes that fetch, each with its own gevent pool (default: the number of CPUs); "
+            "concurrency is shared out among them."
+        },
     )
 
     @validates_schema

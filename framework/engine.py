@@ -21,6 +21,7 @@ from .plugin_manager import PluginManager, get_plugin_manager
 from .resolver import build_resolver
 from .summary import Summary
 from .transport import Transport
+from .workers import Channel, Outbox, WorkerGroup, serve_worker
 from .writer import ResultWriter
 
 log = logging.getLogger("healthcrawl")
@@ -83,28 +84,11 @@ class Crawl:
         self.sinks: list[Sink] = _instantiate(config.sinks, context) + list(extra_sinks)
         self._stopping = gevent.event.Event()
         self._pool = gevent.pool.Pool(self.settings.concurrency)
+        self._workers: WorkerGroup | None = None
 
     def run(self, handle_signals: bool = True) -> CrawlOutcome:
         """Open the sinks, crawl every target, flush, close the sinks; SIGINT/SIGTERM interrupt cleanly."""
         self._open_sinks()
-        resolver = build_resolver(list(self.settings.nameservers))
-        transport = Transport(
-            resolver,
-            linger=self.settings.linger,
-            verify=self.settings.verify,
-            user_agent=self.settings.user_agent,
-            proxy=self.settings.proxy,
-            pool_size=max(self.settings.concurrency, 10),
-        )
-        fetcher = Fetcher(
-            transport,
-            resolver,
-            timeout=self.settings.timeout,
-            max_body_bytes=self.settings.max_body_bytes,
-            max_redirects=self.settings.max_redirects,
-            linger=self.settings.linger,
-            prepare_request=self._prepare_request,
-        )
         writer = ResultWriter(
             self.sinks, observe=self._observe, on_failure=self.stop, batch_size=self.settings.batch_size
         )
@@ -114,11 +98,10 @@ class Crawl:
         error = None
         try:
             self.manager.notify("healthcrawl_crawl_start", run=self.run_info)
-            for target in self._targets():
-                if self._stopping.is_set():
-                    break
-                self._pool.spawn(self._check_target, fetcher, writer, target)
-            self._pool.join()
+            if self.settings.workers > 1:
+                self._crawl_in_workers(writer)
+            else:
+                self._crawl_here(writer)
             if self._stopping.is_set():
                 state = "interrupted"
         except KeyboardInterrupt:
@@ -130,7 +113,6 @@ class Crawl:
         finally:
             for handler in handlers:
                 handler.cancel()
-            transport.close()
             writer.close()
         error = error or writer.failure
         if error is not None:
@@ -149,6 +131,57 @@ class Crawl:
         """Abandon in-flight targets and finish: what was already checked is still written."""
         self._stopping.set()
         self._pool.kill(block=False)
+        if self._workers is not None:
+            gevent.spawn(self._workers.stop)
+
+    def _crawl_here(self, writer: ResultWriter) -> None:
+        """Crawl in this process with one pool of ``concurrency`` greenlets."""
+        fetcher, transport = self._build_fetcher(self.settings.concurrency)
+        try:
+            for target in self._targets():
+                if self._stopping.is_set():
+                    break
+                self._pool.spawn(self._check_target, fetcher, writer, target)
+            self._pool.join()
+        finally:
+            transport.close()
+
+    def _crawl_in_workers(self, writer: ResultWriter) -> None:
+        """Fork ``workers`` processes that fetch; this one only feeds them and writes their results."""
+        self._workers = WorkerGroup(self.settings.workers, self.settings.concurrency, self._serve_as_worker)
+        self._workers.crawl(
+            self._targets(),
+            handle_here=lambda target: self._check_target(None, writer, target),
+            deliver=writer.put,
+        )
+
+    def _serve_as_worker(self, channel: Channel, concurrency: int) -> None:
+        fetcher, transport = self._build_fetcher(concurrency)
+        try:
+            serve_worker(channel, concurrency, lambda target, outbox: self._check_target(fetcher, outbox, target))
+        finally:
+            transport.close()
+
+    def _build_fetcher(self, concurrency: int) -> tuple[Fetcher, Transport]:
+        resolver = build_resolver(list(self.settings.nameservers))
+        transport = Transport(
+            resolver,
+            linger=self.settings.linger,
+            verify=self.settings.verify,
+            user_agent=self.settings.user_agent,
+            proxy=self.settings.proxy,
+            pool_size=max(concurrency, 10),
+        )
+        fetcher = Fetcher(
+            transport,
+            resolver,
+            timeout=self.settings.timeout,
+            max_body_bytes=self.settings.max_body_bytes,
+            max_redirects=self.settings.max_redirects,
+            linger=self.settings.linger,
+            prepare_request=self._prepare_request,
+        )
+        return fetcher, transport
 
     def _open_sinks(self) -> None:
         for sink in self.sinks:
@@ -170,7 +203,8 @@ class Crawl:
             except Exception as error:
                 raise SourceFailed(f"source {source.type_name!r} failed: {_one_line(error)}") from error
 
-    def _check_target(self, fetcher: Fetcher, writer: ResultWriter, target: Target) -> None:
+    def _check_target(self, fetcher: Fetcher | None, writer: ResultWriter | Outbox, target: Target) -> None:
+        """Fetch and check one target (``fetcher`` may be ``None`` for an invalid one) and hand on its result."""
         started_at = datetime.now(timezone.utc)
         if target.invalid is not None:
             snapshot = Snapshot(target=target, error_kind="invalid_target", error=target.invalid, timings=Timings())

@@ -91,10 +91,11 @@ def test_interrupt_flushes_finished_results_and_exits_130(tmp_path):
         """)
         child = subprocess.Popen([sys.executable, "-m", "healthcrawl", "run", str(config)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(200):  # wait until the slow targets are in flight
-            if server.hits["/slow"] >= 10:
+        for _ in range(200):  # wait until the fast targets are done and the slow ones in flight
+            if server.hits["/fast"] >= 20 and server.hits["/slow"] >= 10:
                 break
             gevent.sleep(0.05)
+        gevent.sleep(0.2)  # the fast responses reach the client
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=30)
     assert child.returncode == 130, err
