@@ -41,7 +41,7 @@ def query(db_path, sql):
 
 
 def test_the_issue_s_examples_are_packaged():
-    assert {"offline-demo", "top-sites"} <= set(EXAMPLES)
+    assert {"offline-demo", "top-sites", "tls-expiry-audit", "internal-services", "postgresql"} <= set(EXAMPLES)
     for example in EXAMPLES.values():
         assert example.description, f"{example.name}: README.md needs a one-line description"
         assert sorted(p.name for p in example.path.glob("*.txt")) + sorted(p.name for p in example.path.glob("*.csv"))
@@ -184,3 +184,18 @@ def test_an_example_without_demo_servers_runs_in_place_from_a_copy(tmp_path, htt
     assert proc.returncode == 0, proc.stderr
     assert "targets: 2   ok: 1   failed checks: 1   errors: 0" in proc.stdout
     assert len((tmp_path / "top-sites.jsonl").read_text().splitlines()) == 2
+
+
+def test_internal_services_judge_each_service_by_its_own_row(run_example):
+    proc, tmp_path = run_example("internal-services")
+    assert proc.returncode == 0, proc.stderr
+    assert "targets: 5   ok: 3   failed checks: 2   errors: 0" in proc.stdout
+    failed = query(tmp_path / "internal-services.db",
+                   "SELECT r.target, r.status_code, c.name FROM results r "
+                   "JOIN check_outcomes c ON c.run_id = r.run_id AND c.seq = r.seq WHERE NOT c.ok ORDER BY c.name")
+    assert [(target.rsplit("/", 1)[1], code, check) for target, code, check in failed] == [
+        ("status", 200, "body_match"),  # search answers "degraded" where its row expects "status": "ok"
+        ("healthz", 503, "status"),     # billing has no expect_status: the crawl-wide 200-399 applies
+    ]
+    passed = query(tmp_path / "internal-services.db", "SELECT target, status_code FROM results WHERE ok")
+    assert sorted(code for _, code in passed) == [200, 200, 401], "auth's 401 is healthy by its row"
