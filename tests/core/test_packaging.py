@@ -1,4 +1,4 @@
-"""A non-editable install carries the whole package (core, built-in plugins, example crawls) and runs."""
+"""A non-editable install carries the whole package (core, built-in plugins, example crawls, pytest plugin) and runs."""
 
 import os
 import shutil
@@ -41,3 +41,20 @@ def test_non_editable_install_imports_and_runs(tmp_path):
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
     assert "targets: 7   ok: 3" in demo.stdout and (tmp_path / "offline-demo.db").is_file()
+    (dist_info,) = target.glob("healthcrawl-*.dist-info")
+    assert "[pytest11]\nhealthcrawl = healthcrawl.testing.pytest_plugin" in (dist_info / "entry_points.txt").read_text()
+    (tmp_path / "test_kit.py").write_text(PLUGIN_AUTHOR_TEST.format(site=str(target)))
+    kit = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_kit.py"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert kit.returncode == 0, kit.stdout + kit.stderr
+
+
+PLUGIN_AUTHOR_TEST = """
+import healthcrawl.testing.pytest_plugin
+
+
+def test_the_installed_pytest_plugin_provides_the_fixtures(http_server, crawl):
+    assert healthcrawl.testing.pytest_plugin.__file__.startswith({site!r})
+    (record,) = crawl({{"sources": [{{"type": "list", "targets": [http_server.url("/")]}}]}})
+    assert record["ok"] is True
+"""
