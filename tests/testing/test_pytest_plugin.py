@@ -1,11 +1,15 @@
-"""The ``healthcrawl`` pytest plugin, tested the way pytest tests plugins: inner test runs with pytester."""
+"""The ``healthcrawl`` pytest plugin, tested the way pytest tests plugins: inner test runs with pytester.
+
+Inner runs are subprocesses: an in-process run would leave this process with two copies of every
+module the inner run imported first (pytester drops them from ``sys.modules`` afterwards).
+"""
 
 import textwrap
 
 
 def run_inner(pytester, source, *args):
     pytester.makepyfile(test_inner=textwrap.dedent(source))
-    return pytester.runpytest("-q", *args)
+    return pytester.runpytest_subprocess("-q", *args)
 
 
 def test_http_server_answers_with_the_status_body_headers_and_delay_a_test_sets(pytester):
@@ -101,8 +105,7 @@ def test_register_plugin_registers_for_one_test_only(pytester):
                 crawl({**CONFIG, "sources": [{"type": "list", "targets": [http_server.url("/")]}]})
 
         def test_an_already_registered_plugin_is_left_registered(register_plugin):
-            from healthcrawl.plugin_manager import get_plugin_manager
-            status = get_plugin_manager().get_plugin("healthcrawl.plugins.checks.status")
+            import healthcrawl.plugins.checks.status as status
             assert register_plugin(status) == "healthcrawl.plugins.checks.status"
 
         def test_so_the_built_in_check_still_works(http_server, crawl):
