@@ -198,9 +198,9 @@ def command_plugins(args) -> int:
         print(f"  source: {origin.source}")
         print(f"  types:  {', '.join(types) or '-'}")
         print(f"  hooks:  {', '.join(hooks)}")
-    disabled = disabled_plugin_names()
+    disabled = [name if name in manager.skipped else f"{name} (no such plugin)" for name in sorted(disabled_plugin_names())]
     if disabled:
-        print(f"disabled by {DISABLE_ENV}: {', '.join(sorted(disabled))}")
+        print(f"disabled by {DISABLE_ENV}: {', '.join(disabled)}")
     return EXIT_OK
 
 

@@ -55,6 +55,8 @@ class PluginManager(pluggy.PluginManager):
         super().__init__("healthcrawl")
         self.add_hookspecs(hookspecs)
         self.origins: dict[str, PluginOrigin] = {}
+        self.skipped: set[str] = set()
+        """Names of plugins found but not loaded because ``HEALTHCRAWL_DISABLE_PLUGINS`` lists them."""
 
     def origin(self, name: str) -> PluginOrigin:
         """Where the plugin called ``name`` came from."""
@@ -97,6 +99,7 @@ def create_plugin_manager(load_entry_points: bool = True) -> PluginManager:
         manager.set_blocked(name)
     for module_name in DEFAULT_PLUGINS:
         if manager.is_blocked(module_name):
+            manager.skipped.add(module_name)
             continue
         manager.register(importlib.import_module(module_name), name=module_name)
         manager.origins[module_name] = PluginOrigin("built-in", __version__)
@@ -115,6 +118,7 @@ def _load_entry_points(manager: PluginManager) -> None:
                 continue
             name = entry_point.name
             if manager.is_blocked(name):
+                manager.skipped.add(name)
                 continue
             if name in distributions or manager.has_plugin(name):
                 if distributions.get(name) == dist_name:
