@@ -27,3 +27,11 @@ def test_the_example_check_and_its_example_test_pass_in_a_crawl(pytester):
         pytester.path.joinpath(name).write_text(source)
     result = pytester.runpytest_subprocess("-q", "test_response_time.py")
     result.assert_outcomes(passed=1)
+
+
+def test_every_python_block_in_the_docs_compiles():
+    signature = re.compile(r"^healthcrawl_\w+\(.*\) -> \w+$")
+    for page in sorted(DOCS.glob("*.md")):
+        for index, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.S)):
+            if not signature.match(block.strip()):
+                compile(block, f"{page.name} python block {index}", "exec")
