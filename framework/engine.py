@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import uuid
@@ -96,6 +97,9 @@ class Crawl:
         handlers = self._install_signal_handlers() if handle_signals else []
         state = "completed"
         error = None
+        # Everything alive now (modules, plugins, config) lives for the whole run: keep the
+        # cyclic GC from rescanning it per collection, and keep forked workers' copies shared.
+        gc.freeze()
         try:
             self.manager.notify("healthcrawl_crawl_start", run=self.run_info)
             if self.settings.workers > 1:

@@ -15,7 +15,7 @@ from .error_kinds import classify, classify_deadline
 from .models import Snapshot, Target, Timings
 from .resolver import Resolver
 from .tls_facts import describe_certificate, fetch_unverified_certificate
-from .transport import LINGER_ZERO, PhaseRecorder, Transport, start_recording
+from .transport import LINGER_ZERO, PhaseRecorder, Transport, start_recording, stop_recording
 
 READ_CHUNK = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -72,6 +72,7 @@ class Fetcher:
                 self._read_rejected_certificate(state, recorder, deadline)
         finally:
             deadline.close()
+            stop_recording()
         return self._snapshot(state, recorder, started)
 
     def _follow(self, target: Target, state: "_FetchState") -> None:

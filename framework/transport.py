@@ -10,22 +10,26 @@ they are in, how long each phase took and the peer certificate to the
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import ssl
 import struct
 import time
 from socket import timeout as SocketTimeout
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import certifi
-import gevent.local
+import gevent
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool, port_by_scheme
+
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.ssl_ import create_urllib3_context
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
@@ -56,21 +60,24 @@ class PhaseRecorder:
         setattr(self, name, (getattr(self, name) or 0.0) + elapsed)
 
 
-_current = gevent.local.local()
+_recorders: dict = {}
+"""The recorder of each greenlet that is fetching (a dict: gevent.local costs a weakref per greenlet)."""
 
 
 def start_recording() -> PhaseRecorder:
-    """Give the current greenlet a fresh recorder and return it."""
-    _current.recorder = recorder = PhaseRecorder()
+    """Give the current greenlet a fresh recorder and return it; call ``stop_recording`` when done."""
+    _recorders[gevent.getcurrent()] = recorder = PhaseRecorder()
     return recorder
+
+
+def stop_recording() -> None:
+    """Forget the current greenlet's recorder."""
+    _recorders.pop(gevent.getcurrent(), None)
 
 
 def current_recorder() -> PhaseRecorder:
     """The current greenlet's recorder (a throwaway one when nothing is recording)."""
-    recorder = getattr(_current, "recorder", None)
-    if recorder is None:
-        _current.recorder = recorder = PhaseRecorder()
-    return recorder
+    return _recorders.get(gevent.getcurrent()) or PhaseRecorder()
 
 
 class TimedHTTPConnection(HTTPConnection):
@@ -160,13 +167,49 @@ class TimedHTTPSConnection(TimedHTTPConnection, HTTPSConnection):
         return sock
 
 
+class _ConnectionSlots:
+    """A pool's idle connections: what urllib3 keeps in a LifoQueue, without the queue's cost.
+
+    urllib3 fills a new pool's queue with ``maxsize`` placeholders and drains them all
+    when the pool is evicted; a crawl creates and evicts a pool for nearly every target,
+    and the (gevent-patched) locks made each put and get costly. Only greenlets of one
+    thread touch a pool and nothing here yields, so a list does. Placeholders are not
+    stored; ``get`` on an empty list raises ``queue.Empty``, after which urllib3 opens a
+    new connection (pools never block); a connection beyond ``maxsize`` is closed.
+    """
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._idle: list = []
+
+    def put(self, connection, block: bool = True, timeout: float | None = None) -> None:
+        if connection is None:
+            return
+        if len(self._idle) >= self.maxsize:
+            connection.close()
+            return
+        self._idle.append(connection)
+
+    def get(self, block: bool = True, timeout: float | None = None):
+        if not self._idle:
+            raise queue.Empty
+        return self._idle.pop()
+
+    def qsize(self) -> int:
+        return len(self._idle)
+
+
 def _pool_classes(resolver: Resolver) -> dict[str, type]:
     """Pool classes whose connections use ``resolver``; one set per adapter."""
     http_connection = type("HTTPConnection", (TimedHTTPConnection,), {"resolver": resolver})
     https_connection = type("HTTPSConnection", (TimedHTTPSConnection,), {"resolver": resolver})
     return {
-        "http": type("HTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection}),
-        "https": type("HTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_connection}),
+        "http": type(
+            "HTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection, "QueueCls": _ConnectionSlots}
+        ),
+        "https": type(
+            "HTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_connection, "QueueCls": _ConnectionSlots}
+        ),
     }
 
 
@@ -184,7 +227,37 @@ class LingerAdapter(HTTPAdapter):
             self._socket_options.append(LINGER_ZERO)
         self._pool_classes = _pool_classes(resolver)
         self._ssl_context = build_ssl_context(verify)
+        self._pools: OrderedDict[tuple[str, str, int], HTTPConnectionPool] = OrderedDict()
+        self._pools_kept = kwargs.get("pool_connections", 10)
         super().__init__(**kwargs)
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        """The pool for a direct request, from a plain LRU dict keyed by scheme, host and port.
+
+        requests asks the PoolManager, which builds and normalises a 15-field key per
+        request; a crawl meets a new host on almost every request, so that was a large
+        share of the per-target CPU. Proxied requests and odd URLs take requests' path.
+        """
+        parts = urlsplit(request.url)
+        scheme, host = parts.scheme.lower(), parts.hostname
+        if proxies or cert is not None or scheme not in self._pool_classes or not host:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        key = (scheme, host, parts.port or port_by_scheme[scheme])
+        pool = self._pools.get(key)
+        if pool is not None:
+            self._pools.move_to_end(key)
+            return pool
+        self._pools[key] = pool = self.poolmanager._new_pool(*key)
+        if len(self._pools) > self._pools_kept:
+            self._pools.popitem(last=False)[1].close()
+        return pool
+
+    def close(self) -> None:
+        """Close every pool: this adapter's own and the PoolManager's."""
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+        super().close()
 
     def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
         pool_kwargs["socket_options"] = self._socket_options
