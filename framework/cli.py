@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="healthcrawl: %(message)s")
     try:
         return args.command(args)
+    except BrokenPipeError:
+        # The reader went away (`healthcrawl runs | head`): stop quietly, and keep the interpreter's
+        # final flush of stdout from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except (ConfigError, PluginLoadError, RegistrationError) as error:
         for line in getattr(error, "problems", [str(error)]):
             print(f"error: {line}", file=sys.stderr)

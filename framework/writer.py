@@ -90,10 +90,7 @@ class ResultWriter:
     def _write(self, batch: list[Result]) -> None:
         for result in batch:
             self.summary.add(result)
-            try:
-                self.observe(result)
-            except Exception:
-                log.exception("a healthcrawl_result hook failed for %s", result.target)
+            self.observe(result)
         for sink in self.sinks:
             try:
                 sink.write(batch)

@@ -117,3 +117,14 @@ def test_bad_sink_database_stops_before_crawling(tmp_path):
         assert server.hits["/"] == 0
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: sink 'sqlalchemy' cannot start:") and len(proc.stderr.splitlines()) == 1
+
+
+def test_a_reader_that_goes_away_ends_the_command_without_a_traceback():
+    """`healthcrawl plugins | head -1`: the closed pipe stops the command quietly."""
+    child = subprocess.Popen([sys.executable, "-m", "healthcrawl", "plugins"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    child.stdout.close()  # the reader leaves before the first line is written
+    stderr = child.stderr.read().decode()
+    child.wait(timeout=30)
+    assert "Traceback" not in stderr
+    assert "BrokenPipeError" not in stderr
