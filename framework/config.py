@@ -21,6 +21,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_lo
 
 from . import __version__
 from .registry import ComponentRegistry, ComponentType
+from .resolver import RESOLVERS, split_nameserver
 
 SECTIONS = ("crawl", "sources", "checks", "sinks")
 DEFAULT_CHECKS = ({"type": "status"}, {"type": "tls_expiry"})
@@ -70,6 +71,7 @@ class CrawlSettings:
     user_agent: str = f"healthcrawl/{__version__}"
     proxy: str | None = None
     nameservers: tuple[str, ...] = ()
+    resolver: str = "thread"
     batch_size: int = 500
     workers: int = field(default_factory=lambda: default_workers())
 
@@ -121,6 +123,14 @@ class CrawlSettingsSchema(Schema):
         load_default=list,
         metadata={"description": '"ip[:port]" nameservers to resolve with instead of the system resolver.'},
     )
+    resolver = fields.String(
+        load_default="thread",
+        validate=validate.OneOf(RESOLVERS, error="must be one of: {choices}"),
+        metadata={
+            "description": "How names are resolved (cached for the run): thread (getaddrinfo in gevent's thread pool; "
+            "with nameservers, a stub resolver asking them) or ares (c-ares, any number of lookups at once)."
+        },
+    )
     batch_size = fields.Integer(
         load_default=500, validate=at_least(1), metadata={"description": "Results per batch handed to the sinks."}
     )
@@ -132,6 +142,17 @@ class CrawlSettingsSchema(Schema):
             "concurrency is shared out among them."
         },
     )
+
+    @validates_schema
+    def nameservers_are_addresses(self, data: dict, **kwargs) -> None:
+        ports = set()
+        for index, spec in enumerate(data.get("nameservers") or ()):
+            try:
+                ports.add(split_nameserver(spec)[1])
+            except ValueError:
+                raise ValidationError(f"{spec!r} is not an \"ip\" or \"ip:port\" nameserver", f"nameservers") from None
+        if data.get("resolver") == "ares" and len(ports) > 1:
+            raise ValidationError("with resolver ares, every nameserver must use the same port", "nameservers")
 
     @validates_schema
     def socks_support_is_installed(self, data: dict, **kwargs) -> None:

@@ -167,7 +167,7 @@ class Crawl:
             transport.close()
 
     def _build_fetcher(self, concurrency: int) -> tuple[Fetcher, Transport]:
-        resolver = build_resolver(list(self.settings.nameservers))
+        resolver = build_resolver(self.settings.resolver, list(self.settings.nameservers), self.settings.timeout)
         transport = Transport(
             resolver,
             linger=self.settings.linger,

@@ -1,4 +1,10 @@
-"""Name resolution for the transport: the system resolver or explicit nameservers, cached per run."""
+"""Name resolution for the transport, cached per run.
+
+``crawl.resolver`` picks how: ``thread`` runs the system's ``getaddrinfo`` in gevent's
+thread pool (at most its size at once), or asks ``crawl.nameservers`` through a dnspython
+stub resolver when they are set; ``ares`` uses c-ares (bundled with gevent), which runs
+any number of lookups at once, against ``crawl.nameservers`` or the system's.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +30,35 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
-class SystemResolver:
-    """``getaddrinfo`` through gevent's configured resolver (thread pool by default)."""
+RESOLVERS = ("thread", "ares")
+
+
+class GeventResolver:
+    """``getaddrinfo`` through one of gevent's resolvers: its thread pool or c-ares."""
+
+    def __init__(self, resolver):
+        self._resolver = resolver
 
     def resolve(self, host: str) -> list[str]:
-        infos = socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)
+        infos = self._resolver.getaddrinfo(host, None, 0, socket.SOCK_STREAM)
         return _unique(info[4][0] for info in infos)
+
+
+def _thread_resolver() -> GeventResolver:
+    from gevent.resolver.thread import Resolver as ThreadResolver
+
+    return GeventResolver(ThreadResolver(gevent.get_hub()))
+
+
+def _ares_resolver(nameservers: list[str], timeout: float) -> GeventResolver:
+    from gevent.resolver.ares import Resolver as AresResolver
+
+    options: dict = {"timeout": timeout, "tries": 2}
+    if nameservers:
+        hosts_and_ports = [split_nameserver(spec) for spec in nameservers]
+        options["servers"] = [host for host, _ in hosts_and_ports]
+        options["udp_port"] = options["tcp_port"] = hosts_and_ports[0][1]
+    return GeventResolver(AresResolver(gevent.get_hub(), **options))
 
 
 class NameserverResolver:
@@ -103,13 +132,19 @@ class CachingResolver:
         return answer
 
 
-def build_resolver(nameservers: list[str] | None) -> CachingResolver:
-    """The run's resolver: explicit nameservers when given, else the system's; always cached."""
-    inner: Resolver = NameserverResolver(nameservers) if nameservers else SystemResolver()
+def build_resolver(kind: str = "thread", nameservers: list[str] | None = None, timeout: float = 5.0) -> CachingResolver:
+    """The run's resolver (``kind`` is one of ``RESOLVERS``), always cached for the run."""
+    if kind == "ares":
+        inner: Resolver = _ares_resolver(list(nameservers or ()), timeout)
+    elif nameservers:
+        inner = NameserverResolver(list(nameservers), timeout)
+    else:
+        inner = _thread_resolver()
     return CachingResolver(inner)
 
 
-def _parse_nameserver(spec: str, nameserver_module):
+def split_nameserver(spec: str) -> tuple[str, int]:
+    """``"ip"``, ``"ip:port"`` or ``"[ipv6]:port"`` as ``(ip, port)``; raises ``ValueError`` when malformed."""
     host, port = spec, 53
     if spec.startswith("["):
         host, _, rest = spec[1:].partition("]")
@@ -118,7 +153,14 @@ def _parse_nameserver(spec: str, nameserver_module):
     elif spec.count(":") == 1:
         host, port_text = spec.split(":")
         port = int(port_text)
-    return nameserver_module.Do53Nameserver(host, port)
+    ipaddress.ip_address(host)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} out of range")
+    return host, port
+
+
+def _parse_nameserver(spec: str, nameserver_module):
+    return nameserver_module.Do53Nameserver(*split_nameserver(spec))
 
 
 def _unique(values) -> list[str]:
