@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 CONNECT_TIMEOUT = 10
 """Seconds to wait for a database server to accept a connection."""
+
+UNACKNOWLEDGED_MS = 30_000
+"""Milliseconds PostgreSQL connections let sent data go unacknowledged before giving up."""
 
 DRIVER_EXTRAS = {"psycopg2": "postgres", "psycopg": "postgres", "pymysql": "mysql", "MySQLdb": "mysql"}
 """Which extra of ``healthcrawl`` installs each driver module."""
@@ -27,7 +30,9 @@ def open_engine(url: str | URL) -> Engine:
 
     PostgreSQL and MySQL connections give up after ``CONNECT_TIMEOUT`` seconds, pooled
     connections are checked before use (so a database that came back is found again), and
-    psycopg2 waits through gevent when the socket module is patched.
+    psycopg2 waits through gevent when the socket module is patched. SQLite files use WAL
+    with ``synchronous=NORMAL``: a commit does not wait for the disk (a power cut may lose
+    the last batches, never the file), and ``healthcrawl runs`` can read during a crawl.
     """
     try:
         parsed = make_url(url)
@@ -36,6 +41,8 @@ def open_engine(url: str | URL) -> Engine:
     connect_args = {}
     if parsed.get_backend_name() in ("postgresql", "mysql", "mariadb"):
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    if parsed.get_driver_name() == "psycopg2":
+        connect_args["tcp_user_timeout"] = UNACKNOWLEDGED_MS  # bounds a write to a server that vanished
     try:
         engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except ModuleNotFoundError as error:
@@ -46,7 +53,16 @@ def open_engine(url: str | URL) -> Engine:
         raise DatabaseUnavailable(f"unknown database URL scheme: {error}") from None
     if engine.dialect.driver == "psycopg2":
         _make_psycopg2_green()
+    if engine.dialect.name == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        event.listen(engine, "connect", _sqlite_wal)
     return engine
+
+
+def _sqlite_wal(dbapi_connection, connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def _make_psycopg2_green() -> None:

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKeyConstraint, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Timestamp = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+"""A timezone-aware timestamp, to the microsecond on every database."""
 
 
 class Base(DeclarativeBase):
@@ -31,8 +35,8 @@ class Run(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     config: Mapped[str] = mapped_column(String(1024))
     state: Mapped[str] = mapped_column(String(16), index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
     targets: Mapped[int] = mapped_column(Integer, default=0)
     ok: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
@@ -48,8 +52,8 @@ class ResultRow(Base):
     run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     target: Mapped[str] = mapped_column(Text)
-    ok: Mapped[bool] = mapped_column(Boolean, index=True)
-    error_kind: Mapped[str | None] = mapped_column(String(32), index=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error_kind: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     status_code: Mapped[int | None] = mapped_column(Integer)
     final_url: Mapped[str | None] = mapped_column(Text)
@@ -68,19 +72,18 @@ class ResultRow(Base):
     tls_issuer: Mapped[str | None] = mapped_column(Text)
     tls_sans: Mapped[list | None] = mapped_column(JSON)
     tls_version: Mapped[str | None] = mapped_column(String(16))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class CheckOutcomeRow(Base):
-    """One check's verdict on one result."""
+    """One check's verdict on one result (``run_id`` and ``seq`` name the result; written in its transaction)."""
 
     __tablename__ = "check_outcomes"
-    __table_args__ = (ForeignKeyConstraint(["run_id", "seq"], ["results.run_id", "results.seq"], ondelete="CASCADE"),)
 
     run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    name: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(64))
     ok: Mapped[bool] = mapped_column(Boolean)
     detail: Mapped[str] = mapped_column(Text)

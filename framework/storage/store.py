@@ -11,6 +11,7 @@ from sqlalchemy import Engine, case, func, insert, select, update
 
 from ..components import RunInfo
 from ..models import Result
+from .copy import copy_rows
 from .migrations import upgrade_schema
 from .schema import CheckOutcomeRow, ResultRow, Run
 
@@ -50,11 +51,13 @@ class Batch:
 
 
 class ResultStore:
-    """Stores the runs and results of one database; every write is one transaction of many rows."""
+    """Stores the runs and results of one database; every write is one transaction of many rows
+    (multi-row inserts, or COPY on PostgreSQL through psycopg2)."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self._next_seq = 0
+        self._use_copy = engine.dialect.driver == "psycopg2"
 
     def prepare(self) -> None:
         """Create or upgrade the schema (see ``migrations.upgrade_schema``)."""
@@ -119,9 +122,13 @@ class ResultStore:
                 ).first()
                 if found is not None:
                     return False
-            connection.execute(insert(ResultRow), batch.results)
-            if batch.outcomes:
-                connection.execute(insert(CheckOutcomeRow), batch.outcomes)
+            for model, rows in ((ResultRow, batch.results), (CheckOutcomeRow, batch.outcomes)):
+                if not rows:
+                    continue
+                if self._use_copy:
+                    copy_rows(connection, model.__table__, rows)
+                else:
+                    connection.execute(insert(model), rows)
         return True
 
     def finish_run(self, run_id: str, state: str, finished_at: datetime | None = None) -> None:
