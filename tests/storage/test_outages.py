@@ -113,3 +113,27 @@ def test_a_database_that_never_returns_leaves_a_spool_to_replay(relay, on_result
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and " 0 results written" in again.stdout
     assert stored(server_db_url, run_id)[0] == after
+
+
+def test_a_full_spool_makes_the_crawl_wait_for_the_database(relay, on_result, server_db_url, tmp_path):
+    spool_sizes = []
+
+    def watch_spool():
+        while True:
+            spool_sizes.append(sum(path.stat().st_size for path in (tmp_path / "spool").glob("*.jsonl")))
+            gevent.sleep(0.02)
+
+    def outage(seen):
+        if seen == 100:
+            relay.cut()
+            gevent.spawn_later(3.0, relay.restore)
+
+    on_result(outage)
+    watcher = gevent.spawn(watch_spool)
+    with HTTPTestServer() as server:
+        outcome, records = crawl(relay, server, tmp_path, 6000, spool_max_mb=1)
+    watcher.kill()
+    assert outcome.state == "completed"
+    targets, _ = stored(server_db_url, outcome.run.run_id)
+    assert len(targets) == len(records) == 6000
+    assert 1_000_000 <= max(spool_sizes) < 2**20 + 200_000  # filled to its bound plus at most one batch
