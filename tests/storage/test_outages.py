@@ -131,9 +131,9 @@ def test_a_full_spool_makes_the_crawl_wait_for_the_database(relay, on_result, se
     on_result(outage)
     watcher = gevent.spawn(watch_spool)
     with HTTPTestServer() as server:
-        outcome, records = crawl(relay, server, tmp_path, 6000, spool_max_mb=1)
+        outcome, records = crawl(relay, server, tmp_path, 4000, spool_max_mb=1)
     watcher.kill()
     assert outcome.state == "completed"
     targets, _ = stored(server_db_url, outcome.run.run_id)
-    assert len(targets) == len(records) == 6000
+    assert len(targets) == len(records) == 4000
     assert 1_000_000 <= max(spool_sizes) < 2**20 + 200_000  # filled to its bound plus at most one batch
