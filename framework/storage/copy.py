@@ -2,7 +2,8 @@
 
 psycopg2 refuses COPY while a wait callback (the one that makes it gevent-friendly) is
 set, so the callback is lifted for the duration of the COPY, which runs in gevent's
-thread pool: the crawl's greenlets go on meanwhile. ``tcp_user_timeout`` (see
+thread pool: the crawl's greenlets go on meanwhile (one that uses psycopg2 in that window, such as
+an ``sql`` source fetching rows, blocks for its query instead of yielding). ``tcp_user_timeout`` (see
 ``engines.py``) bounds a COPY to a server that vanished.
 """
 

@@ -72,13 +72,19 @@ class Delivery:
                 pass
             if self.spool and self.lost is None:
                 self.lost = self._lost()
-        if self.lost is None:
+        while self.lost is None:
             try:
                 self.store.finish_run(run_id, state, finished_at)
                 return
             except _OUTAGE as error:
+                if self._outage_since is None:
+                    self._outage_began(error)
                 self._last_error = one_line(error)
+            if state == "interrupted" or time.monotonic() - self._outage_since >= self.retry_for:
                 self.lost = self._lost()
+            else:
+                gevent.sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, BACKOFF_MAX)
         self.spool.append_end(RunEnd(run_id, state, finished_at))
         raise self.lost
 
