@@ -224,9 +224,6 @@ def command_examples_run(args) -> int:
     with prepared_example(example) as config_path:
         config = load_config(config_path, _registry())
         config = dataclasses.replace(config, name=f"example {example.name}")
-        if example.needs_demo_servers:
-            # The demo servers run in this process: forked workers would inherit their listening sockets.
-            config = dataclasses.replace(config, settings=dataclasses.replace(config.settings, workers=1))
         return _run_and_report(config, table=True)
 
 

@@ -72,6 +72,8 @@ class CrawlSettings:
     proxy: str | None = None
     nameservers: tuple[str, ...] = ()
     resolver: str = "thread"
+    per_host_concurrency: int | None = None
+    per_host_delay: float = 0.0
     batch_size: int = 500
     workers: int = field(default_factory=lambda: default_workers())
 
@@ -130,6 +132,17 @@ class CrawlSettingsSchema(Schema):
             "description": "How names are resolved (cached for the run): thread (getaddrinfo in gevent's thread pool; "
             "with nameservers, a stub resolver asking them) or ares (c-ares, any number of lookups at once)."
         },
+    )
+    per_host_concurrency = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=at_least(1),
+        metadata={"description": "At most this many targets of one host in flight at once (default: no limit)."},
+    )
+    per_host_delay = fields.Float(
+        load_default=0.0,
+        validate=at_least(0),
+        metadata={"description": "Seconds between the starts of two targets of one host (default 0)."},
     )
     batch_size = fields.Integer(
         load_default=500, validate=at_least(1), metadata={"description": "Results per batch handed to the sinks."}

@@ -17,6 +17,7 @@ import gevent.pool
 from .components import Check, ComponentContext, ComponentDisabled, RunInfo, Sink, Source
 from .config import ConfigError, CrawlConfig
 from .fetch import Fetcher, OutgoingRequest
+from .host_limits import HostLimiter
 from .models import CheckOutcome, Result, Snapshot, Target, Timings
 from .plugin_manager import PluginManager, get_plugin_manager
 from .resolver import build_resolver
@@ -152,7 +153,10 @@ class Crawl:
 
     def _crawl_in_workers(self, writer: ResultWriter) -> None:
         """Fork ``workers`` processes that fetch; this one only feeds them and writes their results."""
-        self._workers = WorkerGroup(self.settings.workers, self.settings.concurrency, self._serve_as_worker)
+        limited = self.settings.per_host_concurrency is not None or self.settings.per_host_delay > 0
+        self._workers = WorkerGroup(
+            self.settings.workers, self.settings.concurrency, self._serve_as_worker, route_by_host=limited
+        )
         self._workers.crawl(
             self._targets(),
             handle_here=lambda target: self._check_target(None, writer, target),
@@ -184,6 +188,7 @@ class Crawl:
             max_redirects=self.settings.max_redirects,
             linger=self.settings.linger,
             prepare_request=self._prepare_request,
+            host_limiter=HostLimiter(self.settings.per_host_concurrency, self.settings.per_host_delay),
         )
         return fetcher, transport
 

@@ -12,6 +12,7 @@ import requests
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
 from .error_kinds import classify, classify_deadline
+from .host_limits import HostLimiter
 from .models import Snapshot, Target, Timings
 from .resolver import Resolver
 from .tls_facts import describe_certificate, fetch_unverified_certificate
@@ -44,6 +45,7 @@ class Fetcher:
         max_redirects: int,
         linger: bool,
         prepare_request: Callable[[OutgoingRequest], None] = lambda request: None,
+        host_limiter: HostLimiter | None = None,
     ):
         self.transport = transport
         self.resolver = resolver
@@ -52,9 +54,20 @@ class Fetcher:
         self.max_redirects = max_redirects
         self.linger = linger
         self.prepare_request = prepare_request
+        self.host_limiter = host_limiter if host_limiter is not None and host_limiter.active else None
 
     def fetch(self, target: Target) -> Snapshot:
-        """Fetch ``target`` and describe the outcome; never raises for network trouble."""
+        """Fetch ``target`` and describe the outcome; never raises for network trouble.
+
+        With per-host limits, waiting for the host's turn comes first and counts
+        against neither the deadline nor the timings.
+        """
+        if self.host_limiter is None:
+            return self._fetch(target)
+        with self.host_limiter.slot(urlsplit(target.url).hostname or ""):
+            return self._fetch(target)
+
+    def _fetch(self, target: Target) -> Snapshot:
         recorder = start_recording()
         started = time.perf_counter()
         state = _FetchState(target=target, final_url=target.url)

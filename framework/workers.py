@@ -16,7 +16,9 @@ import pickle
 import signal
 import socket
 import struct
+from collections import deque
 from typing import Callable, Iterator
+from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
@@ -32,6 +34,7 @@ CHUNK = 128
 RESULT_BATCH = 256
 """Results per frame sent back (a partial batch goes after ``FLUSH_INTERVAL``)."""
 FLUSH_INTERVAL = 0.05
+BACKLOG_WAIT = 0.005
 _HEADER = struct.Struct("!I")
 
 
@@ -77,19 +80,24 @@ class _Worker:
         self.outstanding = 0
         self.room = gevent.event.Event()
         self.room.set()
+        self.backlog: deque[Target] = deque()  # routed here by another feeder, not sent yet
 
 
 class WorkerGroup:
     """Runs ``check_target`` over the targets in ``count`` forked processes.
 
     ``serve(channel, concurrency)`` is what a worker runs: ``serve_worker`` with the
-    crawl's fetcher. ``handle_here(target)`` deals with targets the parent can settle
+    crawl's fetcher. With ``route_by_host`` every target of one host goes to the same
+    worker, so that per-host limits hold for the whole crawl, not per worker. ``handle_here(target)`` deals with targets the parent can settle
     without I/O (invalid ones); ``deliver(result)`` receives every result.
     """
 
-    def __init__(self, count: int, concurrency: int, serve: Callable[[Channel, int], None]):
+    def __init__(
+        self, count: int, concurrency: int, serve: Callable[[Channel, int], None], route_by_host: bool = False
+    ):
         self._workers: list[_Worker] = []
         self._stopping = False
+        self._route_by_host = route_by_host
         for share in shares(concurrency, count):
             parent_end, child_end = socket.socketpair()
             pid = os.fork()
@@ -102,8 +110,11 @@ class WorkerGroup:
         self, targets: Iterator[Target], handle_here: Callable[[Target], None], deliver: Callable[[Result], None]
     ) -> None:
         """Share ``targets`` out and deliver every result; returns when every worker has finished."""
+        self._targets = iter(targets)
+        self._exhausted = False
+        self._handle_here = handle_here
         collectors = [gevent.spawn(self._collect, worker, deliver) for worker in self._workers]
-        feeders = [gevent.spawn(self._feed, worker, targets, handle_here) for worker in self._workers]
+        feeders = [gevent.spawn(self._feed, worker) for worker in self._workers]
         try:
             gevent.joinall(feeders, raise_error=True)
             gevent.joinall(collectors, raise_error=True)
@@ -123,28 +134,44 @@ class WorkerGroup:
             except OSError:
                 pass
 
-    def _feed(self, worker: _Worker, targets: Iterator[Target], handle_here: Callable[[Target], None]) -> None:
+    def _feed(self, worker: _Worker) -> None:
         while not self._stopping:
             gevent.sleep(0)  # let the other feeders take their turn
             worker.room.wait()
             if self._stopping:
                 return
-            chunk: list[Target] = []
-            for target in targets:
-                if target.invalid is not None:
-                    handle_here(target)
-                    continue
-                chunk.append(target)
-                if len(chunk) == worker.chunk:
-                    break
+            chunk = self._next_chunk(worker)
             if chunk:
                 worker.outstanding += len(chunk)
                 if worker.outstanding >= worker.window:
                     worker.room.clear()
                 worker.channel.send(("targets", chunk))
-            if len(chunk) < worker.chunk:  # the source is exhausted
+            elif not self._exhausted:
+                gevent.sleep(BACKLOG_WAIT)  # the targets read last belong to another worker that is full
+            if self._exhausted and not worker.backlog:
                 worker.channel.send(("end",))
                 return
+
+    def _next_chunk(self, worker: _Worker) -> list[Target]:
+        """Up to a chunk of ``worker``'s targets: its backlog first, then fresh ones from the source."""
+        chunk = [worker.backlog.popleft() for _ in range(min(worker.chunk, len(worker.backlog)))]
+        while len(chunk) < worker.chunk and not self._exhausted:
+            target = next(self._targets, None)
+            if target is None:
+                self._exhausted = True
+            elif target.invalid is not None:
+                self._handle_here(target)
+            elif not self._route_by_host:
+                chunk.append(target)
+            else:
+                owner = self._workers[hash(urlsplit(target.url).hostname or "") % len(self._workers)]
+                if owner is worker:
+                    chunk.append(target)
+                else:
+                    owner.backlog.append(target)
+                    if len(owner.backlog) >= owner.window:
+                        break  # read no further until that worker catches up
+        return chunk
 
     def _collect(self, worker: _Worker, deliver: Callable[[Result], None]) -> None:
         while True:
@@ -164,15 +191,22 @@ class WorkerGroup:
 
 
 def _run_child(serve, parent_end: socket.socket, child_end: socket.socket, share: int, siblings: list[Channel]) -> None:
-    """The body of a forked worker: ignore the terminal's signals (the parent decides), serve, exit."""
+    """The body of a forked worker: a fresh event loop, the terminal's signals ignored (the parent decides), serve, exit.
+
+    Destroying the inherited hub drops every watcher the parent had (servers running in
+    the same process, as in tests and demos, timers, signal handlers), so the worker runs
+    nothing but its own loop.
+    """
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         parent_end.close()
         for sibling in siblings:
             sibling.sock.close()
-        serve(Channel(child_end), share)
+        fd = child_end.detach()
+        gevent.get_hub().destroy(destroy_loop=True)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        serve(Channel(socket.socket(fileno=fd)), share)
     except BaseException:
         log.exception("worker %d failed", os.getpid())
         code = 1
