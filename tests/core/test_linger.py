@@ -37,6 +37,17 @@ def _count_sockets(port, *states):
     return len(out.stdout.splitlines())
 
 
+def left_by_crawl(count_sockets, port, targets, linger, **settings):
+    """Sockets to ``port`` counted by ``count_sockets`` that a crawl of ``targets`` adds.
+
+    Counted as a difference: a new server may get the port of an earlier one whose
+    TIME_WAIT sockets are still there.
+    """
+    before = count_sockets(port)
+    crawl(targets, linger, **settings)
+    return count_sockets(port) - before
+
+
 def crawl(targets, linger, **settings):
     config = {
         "crawl": {"linger": linger, "concurrency": 128, "timeout": 10, **settings},
@@ -52,22 +63,33 @@ def crawl(targets, linger, **settings):
 def test_http_time_wait_with_and_without_linger(linger):
     count = 2000
     with HTTPTestServer(bind_all_loopback=True) as server:
-        crawl(loopback_targets(server, count), linger)
-        left = time_wait_to(server.port)
+        left = left_by_crawl(time_wait_to, server.port, loopback_targets(server, count), linger)
     if linger:
         assert left == 0
     else:
         assert left >= count * 0.9  # about one per target
 
 
-@pytest.mark.parametrize("linger", [True, False])
-def test_https_time_wait_with_and_without_linger(linger):
-    count = 200
+def test_https_connections_are_reset_with_linger():
     with CertAuthority() as ca, HTTPTestServer(tls=True, ca=ca, bind_all_loopback=True) as server:
         # The certificate names 127.0.0.1 only, so connect to other loopback addresses unverified.
-        crawl(loopback_targets(server, count), linger, verify=False)
-        left = gracefully_closed_to(server.port)
-    assert left == 0 if linger else left >= 1
+        assert left_by_crawl(gracefully_closed_to, server.port, loopback_targets(server, 200), True, verify=False) == 0
+
+
+def test_https_connections_close_gracefully_without_linger():
+    """The contrast that shows the count above can see FIN-closed sockets at all.
+
+    The TLS server's own close races with the client's FIN: a client socket that the server
+    answers with a reset vanishes before ``ss`` looks, so a round sees a varying share of its
+    200 FIN-closed sockets (occasionally none). Up to three rounds must see at least one.
+    """
+    seen = 0
+    for _ in range(3):
+        with CertAuthority() as ca, HTTPTestServer(tls=True, ca=ca, bind_all_loopback=True) as server:
+            seen += left_by_crawl(gracefully_closed_to, server.port, loopback_targets(server, 200), False, verify=False)
+        if seen:
+            break
+    assert seen >= 1
 
 
 @pytest.mark.parametrize("linger", [True, False])
@@ -75,9 +97,9 @@ def test_proxied_https_tunnels_linger_too(linger):
     count = 100
     with CertAuthority() as ca, HTTPTestServer(tls=True, ca=ca, bind_all_loopback=True) as server:
         with ForwardProxy() as proxy:
-            crawl(loopback_targets(server, count), linger, proxy=proxy.url, verify=False)
+            targets = loopback_targets(server, count)
+            left = left_by_crawl(gracefully_closed_to, proxy.port, targets, linger, proxy=proxy.url, verify=False)
             assert proxy.requests == count  # one CONNECT tunnel per target
-            left = gracefully_closed_to(proxy.port)
     assert left == 0 if linger else left >= 1
 
 
@@ -85,7 +107,7 @@ def test_proxied_https_tunnels_linger_too(linger):
 def test_proxied_http_connections_linger_too(linger):
     """Plain-HTTP requests share keep-alive connections to the proxy; each closed one counts."""
     with HTTPTestServer(bind_all_loopback=True) as server, ForwardProxy() as proxy:
-        crawl(loopback_targets(server, 100), linger, proxy=proxy.url, concurrency=10)
+        targets = loopback_targets(server, 100)
+        left = left_by_crawl(gracefully_closed_to, proxy.port, targets, linger, proxy=proxy.url, concurrency=10)
         assert proxy.requests == 100
-        left = gracefully_closed_to(proxy.port)
     assert left == 0 if linger else left >= 1
