@@ -43,7 +43,7 @@ def test_run_stores_results_and_prints_a_summary(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "targets: 3   ok: 1   failed checks: 1   errors: 1" in proc.stdout
     assert "connect_refused" in proc.stdout and "slowest targets:" in proc.stdout
-    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in results.read_text().splitlines()]
     assert len(records) == 3
     with sqlite3.connect(tmp_path / "results.db") as db:
         assert db.execute("SELECT state, targets, ok, failed FROM runs").fetchall() == [("completed", 3, 1, 2)]
@@ -91,16 +91,17 @@ def test_interrupt_flushes_finished_results_and_exits_130(tmp_path):
         """)
         child = subprocess.Popen([sys.executable, "-m", "healthcrawl", "run", str(config)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(200):  # wait until the fast targets are done and the slow ones in flight
-            if server.hits["/fast"] >= 20 and server.hits["/slow"] >= 10:
+        results = tmp_path / "results.jsonl"
+        for _ in range(1200):  # until the fast results are written and slow targets are in flight (60 s at most)
+            written = len(results.read_text().splitlines()) if results.exists() else 0
+            if written >= 20 and server.hits["/slow"] >= 10:
                 break
             gevent.sleep(0.05)
-        gevent.sleep(0.2)  # the fast responses reach the client
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=30)
     assert child.returncode == 130, err
     assert "interrupted" in out and "Traceback" not in err
-    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in results.read_text().splitlines()]
     assert len(records) == 20 and all("/fast" in r["target"] for r in records)
     with sqlite3.connect(tmp_path / "results.db") as db:
         assert db.execute("SELECT state, targets FROM runs").fetchall() == [("interrupted", 20)]
