@@ -21,6 +21,7 @@ from .example_crawls import ExampleError, copy_example, get_example, list_exampl
 from .history_commands import HistoryError, add_database_arguments, command_diff, command_replay, command_runs
 from .history_commands import command_show, prepare_resume
 from .plugin_manager import DISABLE_ENV, PluginLoadError, disabled_plugin_names, get_plugin_manager
+from .progress import ProgressBar
 from .registry import ComponentRegistry, RegistrationError
 from .storage.engines import DatabaseUnavailable
 from .storage.spool import SpoolError
@@ -144,7 +145,14 @@ def command_run(args) -> int:
 def _run_and_report(config, table: bool, quiet: bool = False, resume=None) -> int:
     """Crawl ``config``, print the run id (and with ``table`` one row per target) and the summary."""
     collector = ResultCollector()
-    outcome = Crawl(config, extra_sinks=[collector] if table else [], resume=resume).run()
+    extra_sinks: list = [collector] if table else []
+    progress = ProgressBar(sys.stderr) if sys.stderr.isatty() and not quiet else None
+    if progress is not None:
+        extra_sinks.append(progress)
+    crawl = Crawl(config, extra_sinks=extra_sinks, resume=resume)
+    if progress is not None:
+        progress.total = crawl.expected_total()
+    outcome = crawl.run()
     if not quiet:
         print(f"run {outcome.run.run_id} {outcome.state}")
         if table:

@@ -16,6 +16,7 @@ import gevent.pool
 
 from .components import Check, ComponentContext, ComponentDisabled, RunInfo, Sink, Source
 from .config import ConfigError, CrawlConfig
+from .fd_limit import ensure_open_file_limit
 from .fetch import Fetcher, OutgoingRequest
 from .host_limits import HostLimiter
 from .models import CheckOutcome, Result, Snapshot, Target, Timings
@@ -90,6 +91,7 @@ class Crawl:
 
     def run(self, handle_signals: bool = True) -> CrawlOutcome:
         """Open the sinks, crawl every target, flush, close the sinks; SIGINT/SIGTERM interrupt cleanly."""
+        ensure_open_file_limit(self.settings.concurrency)
         self._open_sinks()
         writer = ResultWriter(
             self.sinks, observe=self._observe, on_failure=self.stop, batch_size=self.settings.batch_size
@@ -131,6 +133,13 @@ class Crawl:
             state = "failed"
         self.manager.notify("healthcrawl_crawl_finish", run=self.run_info, summary=writer.summary, state=state)
         return CrawlOutcome(self.run_info, writer.summary, state, error)
+
+    def expected_total(self) -> int | None:
+        """How many targets this run will check, when every source can tell cheaply; else ``None``."""
+        if self.resume is not None:
+            return None  # the targets already checked are skipped
+        totals = [source.total() for source in self.sources]
+        return None if any(total is None for total in totals) else sum(totals)
 
     def stop(self) -> None:
         """Abandon in-flight targets and finish: what was already checked is still written."""
