@@ -5,9 +5,8 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
-import gevent
 
-from healthcrawl.testing.servers import BackgroundServer, _listening_socket, _require_loopback
+from healthcrawl.testing.servers import BackgroundServer, _listening_socket, _require_loopback, copy_both_ways
 
 MAX_HEAD = 65536
 
@@ -41,7 +40,8 @@ class ForwardProxy(BackgroundServer):
                 host, _, port = target.rpartition(":")
                 upstream = self._connect(host, int(port))
                 client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                _tunnel(client, upstream)
+                with upstream:
+                    copy_both_ways(client, upstream)
                 return
             self._forward(client, method, target, version, rest)
 
@@ -73,23 +73,3 @@ def _read_head(sock: socket.socket) -> bytes | None:
             return None
         data += chunk
     return data.split(b"\r\n\r\n", 1)[0]
-
-
-def _tunnel(client: socket.socket, upstream: socket.socket) -> None:
-    """Copy bytes both ways until either side closes."""
-
-    def pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while chunk := source.recv(65536):
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    with upstream:
-        gevent.joinall([gevent.spawn(pump, client, upstream), gevent.spawn(pump, upstream, client)])

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import socket
 
-import gevent
-
-from healthcrawl.testing.servers import BackgroundServer, _listening_socket, _require_loopback
+from healthcrawl.testing.servers import BackgroundServer, _listening_socket, _require_loopback, copy_both_ways
 
 
 class TCPRelay(BackgroundServer):
@@ -43,24 +41,10 @@ class TCPRelay(BackgroundServer):
         upstream = socket.create_connection(self.upstream, timeout=30)
         self._open.update((client, upstream))
         try:
-            gevent.joinall([gevent.spawn(_pump, client, upstream), gevent.spawn(_pump, upstream, client)])
+            copy_both_ways(client, upstream)
         finally:
             self._open.difference_update((client, upstream))
             upstream.close()
-
-
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while chunk := source.recv(65536):
-            sink.sendall(chunk)
-    except OSError:
-        pass
-    finally:
-        for sock in (source, sink):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def _reset(sock: socket.socket) -> None:

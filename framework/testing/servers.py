@@ -429,3 +429,22 @@ def _gzip_bomb_stream(size: int) -> tuple[int, Iterable[bytes]]:
 @functools.lru_cache(maxsize=16)
 def _gzip_of_zeros(size: int) -> bytes:
     return gzip.compress(bytes(size), compresslevel=9, mtime=0)
+
+
+def copy_both_ways(a: socket.socket, b: socket.socket) -> None:
+    """Copy bytes between two connected sockets, both ways, until either side closes or fails."""
+
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    gevent.joinall([gevent.spawn(pump, a, b), gevent.spawn(pump, b, a)])
