@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
-
 from healthcrawl.testing.servers import BackgroundServer, _listening_socket, _require_loopback, copy_both_ways
 
 MAX_HEAD = 65536
