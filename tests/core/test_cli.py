@@ -43,7 +43,7 @@ def test_run_stores_results_and_prints_a_summary(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "targets: 3   ok: 1   failed checks: 1   errors: 1" in proc.stdout
     assert "connect_refused" in proc.stdout and "slowest targets:" in proc.stdout
-    records = [json.loads(line) for line in results.read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert len(records) == 3
     with sqlite3.connect(tmp_path / "results.db") as db:
         assert db.execute("SELECT state, targets, ok, failed FROM runs").fetchall() == [("completed", 3, 1, 2)]
