@@ -16,15 +16,13 @@ from pathlib import Path
 
 from .collector import ResultCollector
 from .config import ConfigError, build_config, load_config
-from .engine import Crawl, SinkUnavailable
+from .engine import Crawl
+from .errors import CommandFailed
 from .example_crawls import ExampleError, copy_example, get_example, list_examples, prepared_example
-from .history_commands import HistoryError, add_database_arguments, command_diff, command_replay, command_runs
-from .history_commands import command_show, prepare_resume
 from .plugin_manager import DISABLE_ENV, PluginLoadError, disabled_plugin_names, get_plugin_manager
 from .progress import ProgressBar
 from .registry import ComponentRegistry, RegistrationError
-from .storage.engines import DatabaseUnavailable
-from .storage.spool import SpoolError
+from .storage import DEFAULT_DB
 from .targets import parse_target
 
 EXIT_OK = 0
@@ -52,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except ExampleError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (SinkUnavailable, DatabaseUnavailable, HistoryError, SpoolError) as error:
+    except CommandFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
 
@@ -103,30 +101,41 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list the runs stored in a database")
     runs.add_argument("--limit", type=int, default=None, help="show only the newest N runs")
     add_database_arguments(runs)
-    runs.set_defaults(command=_history(command_runs))
+    runs.set_defaults(command=_history("command_runs"))
 
     show = commands.add_parser("show", help="summarise one stored run")
     show.add_argument("run_id", metavar="RUN_ID", help="a run id, or a unique prefix of one")
     add_database_arguments(show)
-    show.set_defaults(command=_history(command_show))
+    show.set_defaults(command=_history("command_show"))
 
     diff = commands.add_parser("diff", help="compare two stored runs target by target")
     diff.add_argument("run_a", metavar="RUN_A", help="the earlier run (an id or a unique prefix)")
     diff.add_argument("run_b", metavar="RUN_B", help="the later run (an id or a unique prefix)")
     diff.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     add_database_arguments(diff)
-    diff.set_defaults(command=_history(command_diff))
+    diff.set_defaults(command=_history("command_diff"))
 
     replay = commands.add_parser("replay", help="write results spooled during a database outage")
     replay.add_argument("spool", metavar="SPOOL", help="the spool file named by the failed run")
     add_database_arguments(replay)
-    replay.set_defaults(command=_history(command_replay))
+    replay.set_defaults(command=_history("command_replay"))
     return parser
 
 
-def _history(command):
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--db URL`` or ``--config CONFIG``, for the commands that read a results database."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--db", metavar="URL", help=f"database URL (default {DEFAULT_DB})")
+    where.add_argument("--config", metavar="CONFIG", help="use the database of this config's sqlalchemy sink")
+
+
+def _history(name: str):
+    """The history command ``name``, imported only when it runs (it needs SQLAlchemy and Alembic)."""
+
     def run(args) -> int:
-        command(args, _registry())
+        from . import history_commands
+
+        getattr(history_commands, name)(args, _registry())
         return EXIT_OK
 
     return run
@@ -138,7 +147,11 @@ def _registry() -> ComponentRegistry:
 
 def command_run(args) -> int:
     config = load_config(args.config, _registry())
-    resume = prepare_resume(config, args.resume or None) if args.resume is not None else None
+    resume = None
+    if args.resume is not None:
+        from .history_commands import prepare_resume
+
+        resume = prepare_resume(config, args.resume or None)
     return _run_and_report(config, table=False, quiet=args.quiet, resume=resume)
 
 

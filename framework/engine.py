@@ -16,6 +16,7 @@ import gevent.pool
 
 from .components import Check, ComponentContext, ComponentDisabled, RunInfo, Sink, Source
 from .config import ConfigError, CrawlConfig
+from .errors import CommandFailed
 from .fd_limit import ensure_open_file_limit
 from .fetch import Fetcher, OutgoingRequest
 from .host_limits import HostLimiter
@@ -30,7 +31,7 @@ from .writer import ResultWriter
 log = logging.getLogger("healthcrawl")
 
 
-class SinkUnavailable(Exception):
+class SinkUnavailable(CommandFailed):
     """A sink could not be opened; the run stops before any target is crawled."""
 
 

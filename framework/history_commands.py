@@ -12,7 +12,9 @@ from pathlib import Path
 
 from .config import ConfigError, CrawlConfig, load_config
 from .engine import Resume
+from .errors import CommandFailed
 from .registry import ComponentRegistry
+from .storage import DEFAULT_DB
 from .storage.engines import DatabaseUnavailable, one_line, open_engine
 from .storage.history import RunDiff, RunNotFound, RunRecord, diff_runs, done_targets, find_run
 from .storage.history import as_utc, latest_resumable, list_runs, run_report
@@ -20,11 +22,10 @@ from .storage.migrations import upgrade_schema
 from .storage.replay import replay_spool
 from .storage.store import ResultStore
 
-DEFAULT_DB = "sqlite:///healthcrawl.db"
 DATABASE_SINK = "sqlalchemy"
 
 
-class HistoryError(Exception):
+class HistoryError(CommandFailed):
     """A history command cannot do what was asked; the message is one line."""
 
 
@@ -58,13 +59,6 @@ def prepare_resume(config: CrawlConfig, run_id: str | None) -> Resume:
         raise HistoryError(str(error)) from None
     finally:
         engine.dispose()
-
-
-def add_database_arguments(parser) -> None:
-    """``--db URL`` or ``--config CONFIG``."""
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--db", metavar="URL", help=f"database URL (default {DEFAULT_DB})")
-    where.add_argument("--config", metavar="CONFIG", help="use the database of this config's sqlalchemy sink")
 
 
 def command_runs(args, registry: ComponentRegistry) -> None:

@@ -8,6 +8,8 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from ..errors import CommandFailed
+
 CONNECT_TIMEOUT = 10
 """Seconds to wait for a database server to accept a connection."""
 
@@ -21,7 +23,7 @@ _green_lock = threading.Lock()
 _green_psycopg2 = False
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(CommandFailed):
     """The database cannot be reached or used; the message is one readable line."""
 
 

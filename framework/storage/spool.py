@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
+from ..errors import CommandFailed
 from .store import Batch
 
 
@@ -77,7 +78,7 @@ class Spool:
             os.fsync(file.fileno())
 
 
-class SpoolError(Exception):
+class SpoolError(CommandFailed):
     """A spool file that cannot be read; the message names the file and line."""
 
 

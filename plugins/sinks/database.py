@@ -16,10 +16,6 @@ from healthcrawl import hookimpl
 from healthcrawl.components import RunInfo, Sink
 from healthcrawl.config import at_least
 from healthcrawl.models import Result
-from healthcrawl.storage.delivery import Delivery
-from healthcrawl.storage.engines import DatabaseUnavailable, display_url, one_line, open_engine
-from healthcrawl.storage.spool import Spool
-from healthcrawl.storage.store import ResultStore
 from healthcrawl.summary import Summary
 
 DEFAULT_URL = "sqlite:///healthcrawl.db"
@@ -50,6 +46,13 @@ class DatabaseSink(Sink):
     Options = DatabaseSinkOptions
 
     def open(self, run: RunInfo) -> None:
+        # Imported here, not at the top: loading the built-in plugins must not cost every
+        # command the import of SQLAlchemy and Alembic.
+        from healthcrawl.storage.delivery import Delivery
+        from healthcrawl.storage.engines import DatabaseUnavailable, one_line, open_engine
+        from healthcrawl.storage.spool import Spool
+        from healthcrawl.storage.store import ResultStore
+
         engine = open_engine(self.options["url"])
         store = ResultStore(engine)
         spool = Spool(Path(self.options["spool_dir"]) / f"{run.run_id}.jsonl", self.options["spool_max_mb"] * 2**20)
@@ -73,7 +76,9 @@ class DatabaseSink(Sink):
         finally:
             self.delivery.store.engine.dispose()
 
-    def _replay_hint(self, run: RunInfo, spool: Spool) -> str:
+    def _replay_hint(self, run: RunInfo, spool) -> str:
+        from healthcrawl.storage.engines import display_url
+
         if os.path.isfile(run.config_name):
             return f"healthcrawl replay {spool.path} --config {run.config_name}"
         return f"healthcrawl replay {spool.path} --db '{display_url(self.options['url'])}'"

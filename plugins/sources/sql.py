@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Iterator
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
-from sqlalchemy import MetaData, Table, select, text
-from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from healthcrawl import hookimpl
 from healthcrawl.components import Source
 from healthcrawl.config import ConfigError, at_least
 from healthcrawl.models import Target
-from healthcrawl.storage.engines import DatabaseUnavailable, one_line, open_engine
 from healthcrawl.targets import parse_target
 
 
@@ -39,8 +36,13 @@ class SqlSource(Source):
     Options = SqlSourceOptions
 
     def targets(self) -> Iterator[Target]:
+        # SQLAlchemy is imported when the source is used, not when the built-in plugins load.
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from healthcrawl.storage.engines import DatabaseUnavailable, one_line, open_engine
+
         column = self.options["column"]
-        engine = self._engine()
+        engine = open_engine(self.options["url"])
         try:
             with engine.connect() as connection:
                 rows = connection.execution_options(stream_results=True, yield_per=self.options["fetch_rows"]).execute(
@@ -60,10 +62,10 @@ class SqlSource(Source):
         finally:
             engine.dispose()
 
-    def _engine(self):
-        return open_engine(self.options["url"])
-
     def _statement(self, engine):
+        from sqlalchemy import MetaData, Table, select, text
+        from sqlalchemy.exc import NoSuchTableError
+
         if self.options["query"] is not None:
             return text(self.options["query"])
         schema, _, name = self.options["table"].rpartition(".")
