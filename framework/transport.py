@@ -17,7 +17,7 @@ import struct
 import time
 from socket import timeout as SocketTimeout
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import certifi
@@ -51,7 +51,6 @@ class PhaseRecorder:
     peer_cert_der: bytes | None = None
     tls_version: str | None = None
     tls_verified: bool = False
-    addresses: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, phase: str, started: float) -> None:
         """Add the time since ``started`` (a ``time.perf_counter()`` value) to a phase."""
@@ -140,7 +139,6 @@ class TimedHTTPConnection(HTTPConnection):
             raise NameResolutionError(self.host, self, error) from error
         finally:
             recorder.add("dns", started)
-        recorder.addresses[host] = addresses
         return addresses
 
 
