@@ -45,21 +45,29 @@ def fetch_unverified_certificate(
 
     Returns ``(der, tls_version)``; ``(None, None)`` when even that handshake fails.
     """
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    addresses = [host.strip("[]")] if is_ip_literal(host) else resolver.resolve(host)
+    context = _unverified_context()
+    literal = is_ip_literal(host)
+    addresses = [host.strip("[]")] if literal else resolver.resolve(host)
+    server_name = None if literal else host
     for address in addresses:
         try:
             with socket.create_connection((address, port), timeout=timeout) as raw:
                 for option in socket_options:
                     raw.setsockopt(*option)
-                server_name = None if is_ip_literal(host) else host
                 with context.wrap_socket(raw, server_hostname=server_name) as tls:
                     return tls.getpeercert(binary_form=True), tls.version()
         except (OSError, ssl.SSLError):
             continue
     return None, None
+
+
+@functools.cache
+def _unverified_context() -> ssl.SSLContext:
+    """One context for every unverified handshake: ``create_default_context`` loads the CA store each time."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _subject_alt_names(cert: x509.Certificate) -> tuple[str, ...]:
