@@ -69,7 +69,6 @@ class Fetcher:
 
     def _fetch(self, target: Target) -> Snapshot:
         recorder = start_recording()
-        started = time.perf_counter()
         state = _FetchState(target=target, final_url=target.url)
         deadline = gevent.Timeout(self.timeout)
         deadline.start()
@@ -86,7 +85,7 @@ class Fetcher:
         finally:
             deadline.close()
             stop_recording()
-        return self._snapshot(state, recorder, started)
+        return self._snapshot(state, recorder)
 
     def _follow(self, target: Target, state: "_FetchState") -> None:
         url = target.url
@@ -156,7 +155,7 @@ class Fetcher:
             return
         recorder.peer_cert_der, recorder.tls_version, recorder.tls_verified = der, version, False
 
-    def _snapshot(self, state: "_FetchState", recorder: PhaseRecorder, started: float) -> Snapshot:
+    def _snapshot(self, state: "_FetchState", recorder: PhaseRecorder) -> Snapshot:
         tls = None
         if recorder.peer_cert_der is not None or state.error_kind == "tls_error":
             tls = describe_certificate(
@@ -169,7 +168,7 @@ class Fetcher:
             connect_ms=_round(recorder.connect_ms),
             tls_ms=_round(recorder.tls_ms),
             ttfb_ms=_round(state.ttfb_ms),
-            total_ms=_round((time.perf_counter() - started) * 1000.0),
+            total_ms=_round((time.perf_counter() - state.started) * 1000.0),
         )
         return Snapshot(
             target=state.target,
