@@ -84,12 +84,13 @@ class _Worker:
 
 
 class WorkerGroup:
-    """Runs ``check_target`` over the targets in ``count`` forked processes.
+    """Crawls the targets in ``count`` forked processes.
 
     ``serve(channel, concurrency)`` is what a worker runs: ``serve_worker`` with the
     crawl's fetcher. With ``route_by_host`` every target of one host goes to the same
-    worker, so that per-host limits hold for the whole crawl, not per worker. ``handle_here(target)`` deals with targets the parent can settle
-    without I/O (invalid ones); ``deliver(result)`` receives every result.
+    worker, so that per-host limits hold for the whole crawl, not per worker.
+    ``handle_here(target)`` deals with targets the parent can settle without I/O
+    (invalid ones); ``deliver(result)`` receives every result.
     """
 
     def __init__(
