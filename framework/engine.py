@@ -151,7 +151,7 @@ class Crawl:
 
     def _crawl_here(self, writer: ResultWriter) -> None:
         """Crawl in this process with one pool of ``concurrency`` greenlets."""
-        fetcher, transport = self._build_fetcher(self.settings.concurrency)
+        fetcher = self._build_fetcher(self.settings.concurrency)
         try:
             for target in self._targets():
                 if self._stopping.is_set():
@@ -159,13 +159,15 @@ class Crawl:
                 self._pool.spawn(self._check_target, fetcher, writer, target)
             self._pool.join()
         finally:
-            transport.close()
+            fetcher.transport.close()
 
     def _crawl_in_workers(self, writer: ResultWriter) -> None:
         """Fork ``workers`` processes that fetch; this one only feeds them and writes their results."""
-        limited = self.settings.per_host_concurrency is not None or self.settings.per_host_delay > 0
         self._workers = WorkerGroup(
-            self.settings.workers, self.settings.concurrency, self._serve_as_worker, route_by_host=limited
+            self.settings.workers,
+            self.settings.concurrency,
+            self._serve_as_worker,
+            route_by_host=self._host_limiter().active,
         )
         self._workers.crawl(
             self._targets(),
@@ -174,13 +176,14 @@ class Crawl:
         )
 
     def _serve_as_worker(self, channel: Channel, concurrency: int) -> None:
-        fetcher, transport = self._build_fetcher(concurrency)
+        fetcher = self._build_fetcher(concurrency)
         try:
             serve_worker(channel, concurrency, lambda target, outbox: self._check_target(fetcher, outbox, target))
         finally:
-            transport.close()
+            fetcher.transport.close()
 
-    def _build_fetcher(self, concurrency: int) -> tuple[Fetcher, Transport]:
+    def _build_fetcher(self, concurrency: int) -> Fetcher:
+        """A fetcher with its own resolver and transport (close ``fetcher.transport`` when done)."""
         resolver = build_resolver(self.settings.resolver, list(self.settings.nameservers), self.settings.timeout)
         transport = Transport(
             resolver,
@@ -198,9 +201,13 @@ class Crawl:
             max_redirects=self.settings.max_redirects,
             linger=self.settings.linger,
             prepare_request=self._prepare_request,
-            host_limiter=HostLimiter(self.settings.per_host_concurrency, self.settings.per_host_delay),
+            host_limiter=self._host_limiter(),
         )
-        return fetcher, transport
+        return fetcher
+
+    def _host_limiter(self) -> HostLimiter:
+        """The per-host limits of the settings (``active`` says whether there are any)."""
+        return HostLimiter(self.settings.per_host_concurrency, self.settings.per_host_delay)
 
     def _open_sinks(self) -> None:
         for sink in self.sinks:
