@@ -352,8 +352,6 @@ class Transport:
             request.prepare_url(url, None)
         request.headers = CaseInsensitiveDict(self.headers)
         request.headers.update(headers)
-        request.body = None
-        request.hooks = {"response": []}
         if auth is not None:
             request.prepare_auth(auth)
         if cookies:
