@@ -9,6 +9,7 @@ from marshmallow import Schema, fields
 
 from healthcrawl import hookimpl
 from healthcrawl.components import Source
+from healthcrawl.config import ConfigError
 from healthcrawl.models import Target
 from healthcrawl.targets import parse_target
 
@@ -24,16 +25,26 @@ class FileSource(Source):
     type_name = "file"
     Options = FileSourceOptions
 
+    def __init__(self, options, context):
+        super().__init__(options, context)
+        self._open().close()  # a missing or unreadable file is a config error, before anything is fetched
+
     @property
     def path(self) -> Path:
         return self.context.base_dir / self.options["path"]
 
     def targets(self) -> Iterator[Target]:
-        with open(self.path, encoding=self.options["encoding"], errors="replace") as lines:
+        with self._open() as lines:
             for line in lines:
                 text = line.strip()
                 if text and not text.startswith("#"):
                     yield parse_target(text)
+
+    def _open(self):
+        try:
+            return open(self.path, encoding=self.options["encoding"], errors="replace")
+        except OSError as error:
+            raise ConfigError([f"path {self.path} cannot be read: {error.strerror or error}"]) from None
 
 
 @hookimpl

@@ -129,3 +129,13 @@ def test_a_reader_that_goes_away_ends_the_command_without_a_traceback():
     child.wait(timeout=30)
     assert "Traceback" not in stderr
     assert "BrokenPipeError" not in stderr
+
+
+def test_a_missing_targets_file_is_one_error_line(tmp_path):
+    config = write_config(tmp_path / "crawl.yaml", """
+        crawl: {workers: 2}
+        sources: [{type: file, path: nosuch.txt}]
+    """)
+    proc = healthcrawl("run", str(config))
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: sources[0]: path {tmp_path}/nosuch.txt cannot be read: No such file or directory\n"
