@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from marshmallow import Schema, ValidationError, fields, post_load
@@ -60,11 +61,20 @@ class StatusCheck(Check):
         ranges, text = self.options["expect"], self.options["expect_text"]
         override = snapshot.target.fields.get("expect_status")
         if override not in (None, ""):
-            ranges = StatusRanges().deserialize(str(override).replace(";", ",").split(","))
             text = str(override)
+            try:
+                ranges = _ranges(text)
+            except ValidationError as error:
+                return self.outcome(False, f"expect_status {text!r} is not valid: {' '.join(error.messages)}")
         code = snapshot.status_code
         ok = code is not None and any(low <= code <= high for low, high in ranges)
         return self.outcome(ok, f"status {code}" + ("" if ok else f", expected {text}"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _ranges(text: str) -> tuple[tuple[int, int], ...]:
+    """Per-target expectations repeat across targets: parse each once."""
+    return StatusRanges().deserialize(text.replace(";", ",").split(","))
 
 
 @hookimpl

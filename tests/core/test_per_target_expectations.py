@@ -68,3 +68,15 @@ def test_expect_body_is_a_regular_expression_when_the_check_says_so():
     assert checks[server.url("/v")][0]["ok"] is True
     assert checks[server.url("/")][0]["ok"] is False
     assert checks[server.url("/")][0]["detail"].startswith("expect_body '(' is not a valid regular expression")
+
+
+def test_an_invalid_expect_status_fails_the_check_with_a_clear_detail():
+    with HTTPTestServer() as server:
+        checks = crawl_with_fields(
+            [[server.url("/"), {"expect_status": "2xx"}], [server.url("/a"), {"expect_status": "404; 410"}]],
+            [{"type": "status"}],
+        )
+    assert checks[server.url("/")] == [
+        {"name": "status", "ok": False, "detail": "expect_status '2xx' is not valid: '2xx' is not a status code or a range such as 200-399"}
+    ]
+    assert checks[server.url("/a")][0]["ok"] is True
