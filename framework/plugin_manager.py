@@ -72,13 +72,11 @@ class PluginManager(pluggy.PluginManager):
             try:
                 impl.function(*(kwargs[name] for name in impl.argnames))
             except Exception as error:
-                detail = " ".join(str(error).split())
                 log.error(
-                    "plugin %r failed in %s: %s%s",
+                    "plugin %r failed in %s: %s",
                     impl.plugin_name,
                     hook_name,
-                    type(error).__name__,
-                    f": {detail}" if detail else "",
+                    describe_error(error),
                     exc_info=log.isEnabledFor(logging.DEBUG),
                 )
 
@@ -133,7 +131,7 @@ def _load_entry_points(manager: PluginManager) -> None:
                 plugin = entry_point.load()
                 manager.register(plugin, name=name)
             except Exception as error:
-                raise PluginLoadError(f"plugin {name!r} failed to load from {where}: {_describe(error)}") from error
+                raise PluginLoadError(f"plugin {name!r} failed to load from {where}: {describe_error(error)}") from error
             manager.origins[name] = PluginOrigin(where, dist.version)
 
 
@@ -150,7 +148,8 @@ def _check_hook_names(manager: PluginManager) -> None:
                 )
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` on one line (just ``Type`` when the message is empty), for errors naming a plugin."""
     detail = " ".join(str(error).split())
     return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .components import COMPONENT_KINDS, Component
-from .plugin_manager import PluginManager
+from .plugin_manager import PluginManager, describe_error
 
 _REGISTER_HOOKS = {
     "source": "healthcrawl_register_sources",
@@ -45,10 +45,9 @@ class ComponentRegistry:
                 except RegistrationError:
                     raise
                 except Exception as error:
-                    detail = " ".join(str(error).split()) or type(error).__name__
                     where = manager.origin(impl.plugin_name).source
                     raise RegistrationError(
-                        f"plugin {impl.plugin_name!r} ({where}) failed in {hook_name}: {type(error).__name__}: {detail}"
+                        f"plugin {impl.plugin_name!r} ({where}) failed in {hook_name}: {describe_error(error)}"
                     ) from error
         return cls(list(found.values()))
 
