@@ -218,6 +218,8 @@ def load_config(path: str | os.PathLike, registry: ComponentRegistry) -> CrawlCo
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError([f"{path}: cannot read: {error.strerror or error}"]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"{path}: not UTF-8 text: {error.reason} at byte {error.start}"]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

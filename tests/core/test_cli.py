@@ -139,3 +139,11 @@ def test_a_missing_targets_file_is_one_error_line(tmp_path):
     proc = healthcrawl("run", str(config))
     assert proc.returncode == 2
     assert proc.stderr == f"error: sources[0]: path {tmp_path}/nosuch.txt cannot be read: No such file or directory\n"
+
+
+def test_a_config_that_is_not_utf8_is_one_error_line(tmp_path):
+    config = tmp_path / "crawl.yaml"
+    config.write_bytes(b"\xff\xfe\x00sources: []\n")
+    proc = healthcrawl("validate", str(config))
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: {config}: not UTF-8 text: invalid start byte at byte 0\n"
