@@ -43,9 +43,9 @@ def open_engine(url: str | URL) -> Engine:
     connect_args = {}
     if parsed.get_backend_name() in ("postgresql", "mysql", "mariadb"):
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
-    if parsed.get_driver_name() == "psycopg2":
-        connect_args["tcp_user_timeout"] = UNACKNOWLEDGED_MS  # bounds a write to a server that vanished
     try:
+        if parsed.get_driver_name() == "psycopg2":  # loads the dialect: an unknown scheme fails here
+            connect_args["tcp_user_timeout"] = UNACKNOWLEDGED_MS  # bounds a write to a server that vanished
         engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except ModuleNotFoundError as error:
         extra = DRIVER_EXTRAS.get((error.name or "").split(".")[0])

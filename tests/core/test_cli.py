@@ -147,3 +147,9 @@ def test_a_config_that_is_not_utf8_is_one_error_line(tmp_path):
     proc = healthcrawl("validate", str(config))
     assert proc.returncode == 2
     assert proc.stderr == f"error: {config}: not UTF-8 text: invalid start byte at byte 0\n"
+
+
+def test_an_unknown_database_scheme_is_one_error_line():
+    proc = healthcrawl("runs", "--db", "bogus://x")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: unknown database URL scheme:") and len(proc.stderr.splitlines()) == 1
