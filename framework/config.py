@@ -163,7 +163,7 @@ class CrawlSettingsSchema(Schema):
             try:
                 ports.add(split_nameserver(spec)[1])
             except ValueError:
-                raise ValidationError(f"{spec!r} is not an \"ip\" or \"ip:port\" nameserver", f"nameservers") from None
+                raise ValidationError(f"{spec!r} is not an \"ip\" or \"ip:port\" nameserver", "nameservers") from None
         if data.get("resolver") == "ares" and len(ports) > 1:
             raise ValidationError("with resolver ares, every nameserver must use the same port", "nameservers")
 
