@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
+import gevent.lock
 import gevent.pool
 import gevent.queue
 
@@ -98,6 +99,8 @@ class WorkerGroup:
     ):
         self._workers: list[_Worker] = []
         self._stopping = False
+        self._reading = gevent.lock.Semaphore()  # one feeder at a time advances the source
+        self._failure: Exception | None = None
         self._route_by_host = route_by_host
         for share in shares(concurrency, count):
             parent_end, child_end = socket.socketpair()
@@ -119,6 +122,8 @@ class WorkerGroup:
         try:
             gevent.joinall(feeders, raise_error=True)
             gevent.joinall(collectors, raise_error=True)
+            if self._failure is not None:
+                raise self._failure
         finally:
             gevent.killall(feeders + collectors)
             for worker in self._workers:
@@ -136,12 +141,24 @@ class WorkerGroup:
                 pass
 
     def _feed(self, worker: _Worker) -> None:
+        """Feed ``worker``; if reading the targets fails, stop every worker cleanly and keep the error for ``crawl``
+        (raised here, gevent would print it as a traceback and the workers would die mid-send)."""
+        try:
+            self._feed_targets(worker)
+        except Exception as error:
+            if self._failure is None:
+                self._failure = error
+            self.stop()
+
+    def _feed_targets(self, worker: _Worker) -> None:
         while not self._stopping:
             gevent.sleep(0)  # let the other feeders take their turn
             worker.room.wait()
             if self._stopping:
                 return
             chunk = self._next_chunk(worker)
+            if self._stopping:
+                return
             if chunk:
                 worker.outstanding += len(chunk)
                 if worker.outstanding >= worker.window:
@@ -157,7 +174,8 @@ class WorkerGroup:
         """Up to a chunk of ``worker``'s targets: its backlog first, then fresh ones from the source."""
         chunk = [worker.backlog.popleft() for _ in range(min(worker.chunk, len(worker.backlog)))]
         while len(chunk) < worker.chunk and not self._exhausted:
-            target = next(self._targets, None)
+            with self._reading:  # a source may wait on gevent I/O while another feeder wants the next target
+                target = next(self._targets, None)
             if target is None:
                 self._exhausted = True
             elif target.invalid is not None:

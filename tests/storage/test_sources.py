@@ -1,5 +1,8 @@
 """The csv and sql sources: per-target fields that checks use, and rows streamed from a server-side cursor."""
 
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from healthcrawl.config import ConfigError
 from healthcrawl.plugins.sources.sql import SqlSource, SqlSourceOptions
 from healthcrawl.storage.engines import open_engine
 from healthcrawl.testing.crawl import records_by_target, run_crawl, run_crawl_outcome
-from healthcrawl.testing.servers import HTTPTestServer
+from healthcrawl.testing.servers import HTTPTestServer, free_port
 
 
 def checks_for(record):
@@ -106,3 +109,19 @@ def test_a_source_that_fails_mid_crawl_fails_the_run_with_one_line(tmp_path):
     assert outcome.state == "failed" and len(records) <= 1
     assert outcome.error.startswith("source 'sql' failed: no such table: nowhere")
     assert "\n" not in outcome.error
+
+
+@pytest.mark.parametrize("source", [
+    {"type": "sql", "url": "sqlite:///t.db", "query": "SELEC nonsense"},
+    # psycopg2 connects through gevent: the other feeder must not step into the source meanwhile
+    {"type": "sql", "url": "postgresql+psycopg2://postgres@127.0.0.1:{port}/x", "table": "targets"},
+])
+def test_a_failing_source_with_worker_processes_ends_in_one_line_not_a_traceback(tmp_path, source):
+    source = {**source, "url": source["url"].format(port=free_port())}
+    config = tmp_path / "crawl.yaml"
+    config.write_text(json.dumps({"sources": [source], "crawl": {"workers": 2}}))
+    proc = subprocess.run([sys.executable, "-m", "healthcrawl", "run", str(config)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "already executing" not in proc.stderr
+    assert proc.stderr.startswith("error: source 'sql' failed: ") and len(proc.stderr.splitlines()) == 1
