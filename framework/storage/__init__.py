@@ -1,4 +1,5 @@
 """Keeping runs and results in a SQL database through SQLAlchemy."""
 
 DEFAULT_DB = "sqlite:///healthcrawl.db"
-"""The database of the history commands when neither ``--db`` nor ``--config`` is given."""
+"""The ``sqlalchemy`` sink's default ``url``, and the database of the history commands when neither ``--db``
+nor ``--config`` is given."""

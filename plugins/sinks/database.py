@@ -16,13 +16,12 @@ from healthcrawl import hookimpl
 from healthcrawl.components import RunInfo, Sink
 from healthcrawl.config import at_least
 from healthcrawl.models import Result
+from healthcrawl.storage import DEFAULT_DB
 from healthcrawl.summary import Summary
-
-DEFAULT_URL = "sqlite:///healthcrawl.db"
 
 
 class DatabaseSinkOptions(Schema):
-    url = fields.String(load_default=DEFAULT_URL, metadata={"description": "Any SQLAlchemy URL."})
+    url = fields.String(load_default=DEFAULT_DB, metadata={"description": "Any SQLAlchemy URL."})
     retry_for = fields.Float(
         load_default=300.0,
         validate=at_least(0),
