@@ -16,8 +16,14 @@ CONNECT_TIMEOUT = 10
 UNACKNOWLEDGED_MS = 30_000
 """Milliseconds PostgreSQL connections let sent data go unacknowledged before giving up."""
 
-DRIVER_EXTRAS = {"psycopg2": "postgres", "psycopg": "postgres", "pymysql": "mysql", "MySQLdb": "mysql"}
-"""Which extra of ``healthcrawl`` installs each driver module."""
+DRIVER_HINTS = {
+    "psycopg2": "pip install 'healthcrawl[postgres]'",
+    # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; the extra installs psycopg2.
+    "psycopg": "pip install psycopg, or pip install 'healthcrawl[postgres]' and write postgresql+psycopg2://",
+    "pymysql": "pip install 'healthcrawl[mysql]'",
+    "MySQLdb": "pip install 'healthcrawl[mysql]' and write mysql+pymysql://",
+}
+"""How to get each driver module a URL may need."""
 
 _green_lock = threading.Lock()
 _green_psycopg2 = False
@@ -48,8 +54,8 @@ def open_engine(url: str | URL) -> Engine:
             connect_args["tcp_user_timeout"] = UNACKNOWLEDGED_MS  # bounds a write to a server that vanished
         engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except ModuleNotFoundError as error:
-        extra = DRIVER_EXTRAS.get((error.name or "").split(".")[0])
-        hint = f" (pip install 'healthcrawl[{extra}]')" if extra else ""
+        hint = DRIVER_HINTS.get((error.name or "").split(".")[0])
+        hint = f" ({hint})" if hint else ""
         raise DatabaseUnavailable(f"the database driver {error.name!r} is not installed{hint}") from None
     except NoSuchModuleError as error:
         raise DatabaseUnavailable(f"unknown database URL scheme: {error}") from None

@@ -156,6 +156,17 @@ def test_a_missing_driver_names_the_extra_to_install(url, extra):
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(("url", "scheme"), [
+    ("postgresql+psycopg://u@127.0.0.1/test", "postgresql+psycopg2://"),
+    ("mysql+mysqldb://u@127.0.0.1/test", "mysql+pymysql://"),
+])
+def test_a_driver_the_extra_does_not_install_names_the_scheme_it_does(url, scheme):
+    # the extras install psycopg2 and PyMySQL: installing one alone would not fix these URLs
+    with pytest.raises(DatabaseUnavailable) as caught:
+        open_engine(url)
+    assert f"write {scheme}" in str(caught.value)
+
+
 @pytest.mark.parametrize("scheme", ["postgresql+psycopg2://postgres", "mysql+pymysql://root"])
 def test_an_unreachable_database_stops_the_run_before_any_target(tmp_path, scheme):
     with HTTPTestServer() as server:
