@@ -7,8 +7,12 @@ Each command reads the database given by ``--db URL``, or the ``sqlalchemy`` sin
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import Engine
 
 from .config import ConfigError, CrawlConfig, load_config
 from .engine import Resume
@@ -43,9 +47,7 @@ def prepare_resume(config: CrawlConfig, run_id: str | None) -> Resume:
     options = database_options(config)
     if options is None:
         raise ConfigError([f"--resume needs a {DATABASE_SINK} sink in {config.name}"])
-    engine = _open(options["url"])
-    try:
-        upgrade_schema(engine)
+    with _database(options["url"]) as engine:
         run = find_run(engine, run_id) if run_id else latest_resumable(engine, config.name)
         if run is None:
             raise HistoryError(f"no interrupted or failed run of {config.name} to resume")
@@ -55,10 +57,6 @@ def prepare_resume(config: CrawlConfig, run_id: str | None) -> Resume:
         if spool.exists():
             replay_spool(ResultStore(engine), spool)
         return Resume(run.id, run.started_at, done_targets(engine, run.id))
-    except RunNotFound as error:
-        raise HistoryError(str(error)) from None
-    finally:
-        engine.dispose()
 
 
 def command_runs(args, registry: ComponentRegistry) -> None:
@@ -142,25 +140,27 @@ def _with_engine(args, registry: ComponentRegistry, work):
         if options is None:
             raise ConfigError([f"{args.config}: has no {DATABASE_SINK} sink"])
         url = options["url"]
-    engine = _open(url)
-    try:
-        upgrade_schema(engine)
+    with _database(url) as engine:
         return work(engine)
+
+
+@contextmanager
+def _database(url: str) -> Iterator[Engine]:
+    """An engine for ``url`` whose database answers and has the newest schema; an unknown run id
+    becomes a ``HistoryError``."""
+    engine = open_engine(url)
+    try:
+        try:
+            with engine.connect():
+                pass
+        except Exception as error:
+            raise DatabaseUnavailable(f"cannot reach the database: {one_line(error)}") from None
+        upgrade_schema(engine)
+        yield engine
     except RunNotFound as error:
         raise HistoryError(str(error)) from None
     finally:
         engine.dispose()
-
-
-def _open(url: str):
-    engine = open_engine(url)
-    try:
-        with engine.connect():
-            pass
-    except Exception as error:
-        engine.dispose()
-        raise DatabaseUnavailable(f"cannot reach the database: {one_line(error)}") from None
-    return engine
 
 
 def _run_json(run: RunRecord) -> dict:
