@@ -20,6 +20,7 @@ import yaml
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from . import __version__
+from .errors import one_line
 from .registry import ComponentRegistry, ComponentType
 from .resolver import RESOLVERS, split_nameserver
 
@@ -223,7 +224,7 @@ def load_config(path: str | os.PathLike, registry: ComponentRegistry) -> CrawlCo
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError([f"{path}: not valid YAML: {' '.join(str(error).split())}"]) from None
+        raise ConfigError([f"{path}: not valid YAML: {one_line(error)}"]) from None
     return build_config(data, registry, name=str(path), base_dir=path.resolve().parent)
 
 

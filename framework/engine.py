@@ -16,7 +16,7 @@ import gevent.pool
 
 from .components import Check, ComponentContext, ComponentDisabled, RunInfo, Sink, Source
 from .config import ConfigError, CrawlConfig
-from .errors import CommandFailed
+from .errors import CommandFailed, one_line
 from .fd_limit import ensure_open_file_limit
 from .fetch import Fetcher, OutgoingRequest
 from .host_limits import HostLimiter
@@ -129,7 +129,7 @@ class Crawl:
             try:
                 sink.close(self.run_info, writer.summary, state)
             except Exception as close_error:
-                error = error or f"sink {sink.type_name!r} failed: {_one_line(close_error)}"
+                error = error or f"sink {sink.type_name!r} failed: {one_line(close_error)}"
         if error is not None:
             state = "failed"
         self.manager.notify("healthcrawl_crawl_finish", run=self.run_info, summary=writer.summary, state=state)
@@ -214,7 +214,7 @@ class Crawl:
             try:
                 sink.open(self.run_info)
             except Exception as error:
-                raise SinkUnavailable(f"sink {sink.type_name!r} cannot start: {_one_line(error)}") from error
+                raise SinkUnavailable(f"sink {sink.type_name!r} cannot start: {one_line(error)}") from error
 
     def _install_signal_handlers(self) -> list:
         return [gevent.signal_handler(signum, self.stop) for signum in (signal.SIGINT, signal.SIGTERM)]
@@ -227,7 +227,7 @@ class Crawl:
                     if target.url not in done:
                         yield target
             except Exception as error:
-                raise SourceFailed(f"source {source.type_name!r} failed: {_one_line(error)}") from error
+                raise SourceFailed(f"source {source.type_name!r} failed: {one_line(error)}") from error
 
     def _check_target(self, fetcher: Fetcher | None, writer: ResultWriter | Outbox, target: Target) -> None:
         """Fetch and check one target (``fetcher`` may be ``None`` for an invalid one) and hand on its result."""
@@ -239,7 +239,7 @@ class Crawl:
                 snapshot = fetcher.fetch(target)
             except Exception as error:
                 log.exception("fetching %s failed unexpectedly", target.url)
-                snapshot = Snapshot(target=target, error_kind="internal_error", error=_one_line(error))
+                snapshot = Snapshot(target=target, error_kind="internal_error", error=one_line(error))
         outcomes = tuple(outcome for check in self.checks if (outcome := self._evaluate(check, snapshot)) is not None)
         finished_at = datetime.now(timezone.utc)
         writer.put(Result.from_snapshot(snapshot, outcomes, self.run_info.run_id, started_at, finished_at))
@@ -251,7 +251,7 @@ class Crawl:
                 return None
             outcome = check.evaluate(snapshot)
         except Exception as error:
-            return CheckOutcome(check.name, False, f"check raised {type(error).__name__}: {_one_line(error)}")
+            return CheckOutcome(check.name, False, f"check raised {type(error).__name__}: {one_line(error)}")
         if not isinstance(outcome, CheckOutcome):
             return CheckOutcome(check.name, False, f"check returned {outcome!r} instead of a CheckOutcome")
         return outcome
@@ -279,10 +279,6 @@ def _instantiate(specs, context: ComponentContext) -> list:
         except Exception as error:
             raise ConfigError([
                 f"{spec.place}: {spec.type.kind} type {spec.type.name!r} of plugin {spec.type.plugin!r} "
-                f"failed to start: {type(error).__name__}: {_one_line(error)}"
+                f"failed to start: {type(error).__name__}: {one_line(error)}"
             ]) from error
     return components
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__

@@ -9,6 +9,8 @@ import ssl
 import requests
 import urllib3.exceptions as u3
 
+from .errors import one_line
+
 # Checked in order: the first kind with a matching exception anywhere in the chain wins.
 _KINDS_BY_EXCEPTION: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
     ("invalid_target", (requests.exceptions.InvalidURL, u3.LocationParseError, requests.exceptions.MissingSchema)),
@@ -74,10 +76,5 @@ def _detail(cause: BaseException, chain: list[BaseException]) -> str:
     for inner in reversed(chain):
         if isinstance(inner, (OSError, ssl.SSLError, http.client.HTTPException)) and str(inner):
             if not isinstance(inner, (u3.HTTPError, requests.exceptions.RequestException)):
-                return _one_line(inner)
-    return _one_line(cause)
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    return " ".join(text.split())
+                return one_line(inner)
+    return one_line(cause)

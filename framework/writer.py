@@ -9,6 +9,7 @@ import gevent
 import gevent.queue
 
 from .components import Sink
+from .errors import one_line
 from .models import Result
 from .summary import Summary
 
@@ -98,7 +99,7 @@ class ResultWriter:
                 self._sink_failed(sink, error)
 
     def _sink_failed(self, sink: Sink, error: Exception) -> None:
-        message = f"sink {sink.type_name!r} failed: {' '.join(str(error).split()) or type(error).__name__}"
+        message = f"sink {sink.type_name!r} failed: {one_line(error)}"
         if self.failure is None:
             self.failure = message
             self.on_failure()

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from .. import errors
 from ..errors import CommandFailed
 
 CONNECT_TIMEOUT = 10
@@ -106,8 +107,7 @@ def _gevent_wait(connection, timeout=None) -> None:
 
 def one_line(error: BaseException) -> str:
     """A database error as one readable line (the driver's message when there is one)."""
-    original = getattr(error, "orig", None) or error
-    return " ".join(str(original).split()) or type(original).__name__
+    return errors.one_line(getattr(error, "orig", None) or error)
 
 
 def display_url(url: str) -> str:
