@@ -22,6 +22,7 @@ from .example_crawls import ExampleError, copy_example, get_example, list_exampl
 from .plugin_manager import DISABLE_ENV, PluginLoadError, disabled_plugin_names, get_plugin_manager
 from .progress import ProgressBar
 from .registry import ComponentRegistry, RegistrationError
+from .tables import format_table
 from .storage import DEFAULT_DB
 from .targets import parse_target
 
@@ -199,10 +200,7 @@ def _result_table(results) -> str:
         detail = result.error or "; ".join(failed) or (result.checks[0].detail if result.checks else "")
         total = result.timings.total_ms
         rows.append((result.target, verdict, str(result.status_code or "-"), f"{total:.0f}" if total else "-", detail))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows
-    )
+    return format_table(rows)
 
 
 def command_validate(args) -> int:

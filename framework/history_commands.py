@@ -25,6 +25,7 @@ from .storage.history import as_utc, latest_resumable, list_runs, run_report
 from .storage.migrations import upgrade_schema
 from .storage.replay import replay_spool
 from .storage.store import ResultStore
+from .tables import format_table
 
 DATABASE_SINK = "sqlalchemy"
 
@@ -67,7 +68,7 @@ def command_runs(args, registry: ComponentRegistry) -> None:
          run.state)
         for run in runs
     ]
-    print(_table(rows))
+    print(format_table(rows))
 
 
 def command_show(args, registry: ComponentRegistry) -> None:
@@ -89,7 +90,7 @@ def command_show(args, registry: ComponentRegistry) -> None:
     for title, rows in sections:
         if rows:
             lines.append(title)
-            lines.extend("  " + line for line in _table(rows).splitlines())
+            lines.extend("  " + line for line in format_table(rows).splitlines())
     print("\n".join(lines))
 
 
@@ -129,7 +130,7 @@ def diff_text(diff: RunDiff) -> str:
         items = getattr(diff, section)
         lines.append(f"{section.replace('_', ' ')}: {len(items)}")
         rows = [(item,) if isinstance(item, str) else tuple(_cell(v) for v in item) for item in items]
-        lines.extend("  " + line for line in _table(rows).splitlines() if rows)
+        lines.extend("  " + line for line in format_table(rows).splitlines() if rows)
     return "\n".join(lines)
 
 
@@ -183,8 +184,3 @@ def _cell(value) -> str:
     return "-" if value is None else str(value)
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
-    if not rows:
-        return ""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
