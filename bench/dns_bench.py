@@ -22,7 +22,7 @@ import gevent.pool  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from local_servers import dnsmasq, free_port  # noqa: E402
 
-from healthcrawl.resolver import RESOLVERS, build_resolver  # noqa: E402
+from healthcrawl.fetching.resolver import RESOLVERS, build_resolver  # noqa: E402
 
 
 def resolve_all(kind: str, nameserver: str, names: list[str], concurrency: int) -> tuple[float, int]:

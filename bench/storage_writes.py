@@ -32,15 +32,15 @@ from pathlib import Path  # noqa: E402
 
 from sqlalchemy import create_engine, insert, make_url, text  # noqa: E402
 
-from healthcrawl.components import ComponentContext, RunInfo  # noqa: E402
-from healthcrawl.config import CrawlSettings  # noqa: E402
-from healthcrawl.models import CheckOutcome, Result, Timings, TlsInfo  # noqa: E402
-from healthcrawl.plugins.sinks.database import DatabaseSink, DatabaseSinkOptions  # noqa: E402
-from healthcrawl.storage.engines import open_engine  # noqa: E402
-from healthcrawl.storage.migrations import upgrade_schema  # noqa: E402
-from healthcrawl.storage.schema import CheckOutcomeRow, ResultRow, Run  # noqa: E402
-from healthcrawl.storage.store import ResultStore, result_row  # noqa: E402
-from healthcrawl.writer import ResultWriter  # noqa: E402
+from healthcrawl.plugin_system.components import ComponentContext, RunInfo  # noqa: E402
+from healthcrawl.configuration.loading import CrawlSettings  # noqa: E402
+from healthcrawl.records import CheckOutcome, Result, Timings, TlsInfo  # noqa: E402
+from healthcrawl.plugins.database.sink import DatabaseSink, DatabaseSinkOptions  # noqa: E402
+from healthcrawl.plugins.database.storage.engines import open_engine  # noqa: E402
+from healthcrawl.plugins.database.storage.migrations import upgrade_schema  # noqa: E402
+from healthcrawl.plugins.database.storage.schema import CheckOutcomeRow, ResultRow, Run  # noqa: E402
+from healthcrawl.plugins.database.storage.store import ResultStore, result_row  # noqa: E402
+from healthcrawl.crawl.writer import ResultWriter  # noqa: E402
 
 SERVERS = {
     "postgresql": os.environ.get("HEALTHCRAWL_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),

@@ -36,9 +36,9 @@ _SECTIONS = (("source", "sources"), ("check", "checks"), ("sink", "sinks"))
 
 def configuration_reference() -> str:
     """The configuration reference page, from ``CrawlSettingsSchema`` and every built-in type's ``Options``."""
-    from healthcrawl.config import DEFAULT_CHECKS, CrawlSettingsSchema
-    from healthcrawl.plugin_manager import DISABLE_ENV, create_plugin_manager
-    from healthcrawl.registry import ComponentRegistry
+    from healthcrawl.configuration.loading import DEFAULT_CHECKS, CrawlSettingsSchema
+    from healthcrawl.plugin_system.manager import DISABLE_ENV, create_plugin_manager
+    from healthcrawl.plugin_system.registry import ComponentRegistry
 
     os.environ.pop(DISABLE_ENV, None)
     registry = ComponentRegistry.from_plugins(create_plugin_manager(load_entry_points=False))
@@ -165,9 +165,9 @@ def _cell(text: str) -> str:
 
 
 def cli_reference() -> str:
-    """The command line reference page, from ``healthcrawl.cli.build_parser()``."""
-    from healthcrawl import cli
-    from healthcrawl.plugin_manager import DISABLE_ENV
+    """The command line reference page, from ``healthcrawl.cli.main.build_parser()``."""
+    from healthcrawl.cli import main as cli
+    from healthcrawl.plugin_system.manager import DISABLE_ENV
 
     os.environ["COLUMNS"] = USAGE_WIDTH
     parser = cli.build_parser()

@@ -14,6 +14,6 @@ def main(argv: list[str] | None = None) -> int:
 
     monkey.patch_all()
 
-    from .cli import main as cli_main
+    from healthcrawl.cli.main import main as cli_main
 
     return cli_main(argv)

@@ -6,7 +6,7 @@ import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .models import Result
+from healthcrawl.records import Result
 
 SLOWEST_KEPT = 10
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..collector import ResultCollector
-from ..components import Sink
-from ..config import build_config
-from ..engine import Crawl, CrawlOutcome
-from ..plugin_manager import PluginManager, get_plugin_manager
-from ..registry import ComponentRegistry
+from healthcrawl.testing.collector import ResultCollector
+from healthcrawl.plugin_system.components import Sink
+from healthcrawl.configuration.loading import build_config
+from healthcrawl.crawl.engine import Crawl, CrawlOutcome
+from healthcrawl.plugin_system.manager import PluginManager, get_plugin_manager
+from healthcrawl.plugin_system.registry import ComponentRegistry
 
 
 def run_crawl_outcome(

@@ -100,7 +100,7 @@ def register_plugin() -> Iterator[Callable[..., str]]:
     teardown, so the next test sees the plugins it saw before. A plugin that is already registered
     (a module its installed package's entry point loaded) is left as it is.
     """
-    from healthcrawl.plugin_manager import get_plugin_manager
+    from healthcrawl.plugin_system.manager import get_plugin_manager
 
     manager = get_plugin_manager()
     names: list[str] = []

@@ -8,9 +8,9 @@ import re
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 
 from healthcrawl import hookimpl
-from healthcrawl.components import Check
-from healthcrawl.config import at_least
-from healthcrawl.models import CheckOutcome, Snapshot
+from healthcrawl.plugin_system.components import Check
+from healthcrawl.configuration.loading import at_least
+from healthcrawl.records import CheckOutcome, Snapshot
 
 
 class BodyMatchOptions(Schema):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from healthcrawl import hookimpl
-from healthcrawl.components import Check
-from healthcrawl.config import at_least
-from healthcrawl.models import CheckOutcome, Snapshot
+from healthcrawl.plugin_system.components import Check
+from healthcrawl.configuration.loading import at_least
+from healthcrawl.records import CheckOutcome, Snapshot
 
 
 class TlsExpiryOptions(Schema):

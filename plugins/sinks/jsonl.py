@@ -8,8 +8,8 @@ import sys
 from marshmallow import Schema, fields
 
 from healthcrawl import hookimpl
-from healthcrawl.components import RunInfo, Sink
-from healthcrawl.models import Result
+from healthcrawl.plugin_system.components import RunInfo, Sink
+from healthcrawl.records import Result
 from healthcrawl.summary import Summary
 
 

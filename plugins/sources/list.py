@@ -7,9 +7,9 @@ from typing import Iterator
 from marshmallow import Schema, fields
 
 from healthcrawl import hookimpl
-from healthcrawl.components import Source
-from healthcrawl.models import Target
-from healthcrawl.targets import parse_target
+from healthcrawl.plugin_system.components import Source
+from healthcrawl.records import Target
+from healthcrawl.target_parsing import parse_target
 
 
 class ListSourceOptions(Schema):

@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from healthcrawl.config import ConfigError, CrawlSettings, build_config, load_config
-from healthcrawl.plugin_manager import get_plugin_manager
-from healthcrawl.registry import ComponentRegistry
+from healthcrawl.configuration.loading import ConfigError, CrawlSettings, build_config, load_config
+from healthcrawl.plugin_system.manager import get_plugin_manager
+from healthcrawl.plugin_system.registry import ComponentRegistry
 
 
 @pytest.fixture(scope="module")

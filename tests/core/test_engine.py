@@ -7,11 +7,11 @@ import gevent.event
 from marshmallow import Schema, fields
 
 from healthcrawl import hookimpl
-from healthcrawl.components import ComponentContext, Sink, Source
+from healthcrawl.plugin_system.components import ComponentContext, Sink, Source
 from healthcrawl.plugins.sources.file import FileSource
 from healthcrawl.testing.crawl import run_crawl, run_crawl_outcome
 from healthcrawl.testing.servers import HTTPTestServer
-from healthcrawl.targets import parse_target
+from healthcrawl.target_parsing import parse_target
 
 
 def test_file_source_never_holds_a_million_lines(tmp_path):
@@ -100,7 +100,7 @@ def test_results_reach_sinks_in_batches_while_the_pool_keeps_going():
 
 
 def test_a_failing_check_fails_only_itself(http_server, register_plugin, crawl):
-    from healthcrawl.components import Check
+    from healthcrawl.plugin_system.components import Check
 
     class Exploding(Check):
         type_name = "exploding"

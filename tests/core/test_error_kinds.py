@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from healthcrawl.models import ERROR_KINDS, RESULT_KEYS
+from healthcrawl.records import ERROR_KINDS, RESULT_KEYS
 from healthcrawl.testing.crawl import records_by_target, run_crawl
 from healthcrawl.testing.dns_server import LocalDNSServer
 from healthcrawl.testing.servers import RawTCPServer, free_port

@@ -20,7 +20,7 @@ def test_non_editable_install_imports_and_runs(tmp_path):
          "--target", str(target), str(source)],
         check=True,
     )
-    migrations = target / "healthcrawl" / "storage" / "migrations"
+    migrations = target / "healthcrawl" / "plugins" / "database" / "storage" / "migrations"
     assert (migrations / "env.py").is_file() and (migrations / "versions" / "0001_initial.py").is_file()
     env = {**os.environ, "PYTHONPATH": str(target)}
     probe = subprocess.run(

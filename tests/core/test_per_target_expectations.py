@@ -3,9 +3,9 @@
 import dataclasses
 
 from healthcrawl import hookimpl
-from healthcrawl.components import Source
-from healthcrawl.plugin_manager import get_plugin_manager
-from healthcrawl.targets import parse_target
+from healthcrawl.plugin_system.components import Source
+from healthcrawl.plugin_system.manager import get_plugin_manager
+from healthcrawl.target_parsing import parse_target
 from healthcrawl.testing.crawl import records_by_target, run_crawl
 from healthcrawl.testing.servers import HTTPTestServer
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from healthcrawl.targets import parse_target
+from healthcrawl.target_parsing import parse_target
 
 
 @pytest.mark.parametrize(

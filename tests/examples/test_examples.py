@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from healthcrawl.example_crawls import fill_placeholders, get_example, list_examples
+from healthcrawl.cli.example_crawls import fill_placeholders, get_example, list_examples
 
 EXAMPLES = {example.name: example for example in list_examples()}
 NEEDS_A_DATABASE_SERVER = {"postgresql"}

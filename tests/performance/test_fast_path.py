@@ -2,7 +2,7 @@
 
 import socket
 
-from healthcrawl import tls_facts
+from healthcrawl.fetching import tls_facts
 from healthcrawl.testing.certs import CertAuthority
 from healthcrawl.testing.crawl import records_by_target, run_crawl
 from healthcrawl.testing.servers import HTTPTestServer, free_port

@@ -2,9 +2,9 @@
 
 import pytest
 
-from healthcrawl.config import ConfigError, build_config
-from healthcrawl.plugin_manager import get_plugin_manager
-from healthcrawl.registry import ComponentRegistry
+from healthcrawl.configuration.loading import ConfigError, build_config
+from healthcrawl.plugin_system.manager import get_plugin_manager
+from healthcrawl.plugin_system.registry import ComponentRegistry
 from healthcrawl.testing.crawl import records_by_target, run_crawl
 from healthcrawl.testing.dns_server import LocalDNSServer
 from healthcrawl.testing.servers import HTTPTestServer

@@ -4,9 +4,9 @@ import json
 import os
 
 from healthcrawl import hookimpl
-from healthcrawl.components import Check, Source
-from healthcrawl.plugin_manager import get_plugin_manager
-from healthcrawl.targets import parse_target
+from healthcrawl.plugin_system.components import Check, Source
+from healthcrawl.plugin_system.manager import get_plugin_manager
+from healthcrawl.target_parsing import parse_target
 from healthcrawl.testing.crawl import run_crawl_outcome
 from healthcrawl.testing.servers import HTTPTestServer
 

@@ -1,6 +1,6 @@
 """Meta-tests in the style of datasette's: every hook is documented, exactly, and tested.
 
-docs/plugin-hooks.md has one ``## hook_name`` section per hook in ``healthcrawl.hookspecs``. Its first
+docs/plugin-hooks.md has one ``## hook_name`` section per hook in ``healthcrawl.plugin_system.hookspecs``. Its first
 code block is the hook's signature, exactly as the spec declares it; its last code block is an example
 plugin that implements the hook. A test exercising a hook is marked ``@pytest.mark.hook("hook_name")``.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from healthcrawl import hookspecs
-from healthcrawl.plugin_manager import PluginManager
+from healthcrawl.plugin_system import hookspecs
+from healthcrawl.plugin_system.manager import PluginManager
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "plugin-hooks.md"

@@ -6,9 +6,9 @@ import pytest
 from marshmallow import Schema, fields
 
 from healthcrawl import hookimpl
-from healthcrawl.components import Check, Sink, Source
-from healthcrawl.config import ConfigError
-from healthcrawl.targets import parse_target
+from healthcrawl.plugin_system.components import Check, Sink, Source
+from healthcrawl.configuration.loading import ConfigError
+from healthcrawl.target_parsing import parse_target
 
 
 def list_source(*urls):

@@ -3,8 +3,8 @@
 import pytest
 
 from healthcrawl import hookimpl
-from healthcrawl.components import Check
-from healthcrawl.config import ConfigError
+from healthcrawl.plugin_system.components import Check
+from healthcrawl.configuration.loading import ConfigError
 
 
 def checks_plugin(*check_classes):

@@ -15,7 +15,7 @@ from healthcrawl import __version__
 
 GOOD_PLUGIN = """
     from healthcrawl import hookimpl
-    from healthcrawl.components import Check
+    from healthcrawl.plugin_system.components import Check
 
 
     class Teapot(Check):
@@ -146,7 +146,7 @@ def test_a_plugin_with_a_wrong_hook_stops_startup_naming_it(site, source, messag
 def test_two_plugins_registering_one_type_name_is_an_error_naming_both(site):
     install(site, "hc_status", """
         from healthcrawl import hookimpl
-        from healthcrawl.components import Check
+        from healthcrawl.plugin_system.components import Check
 
         class MyStatus(Check):
             type_name = "status"

@@ -10,12 +10,12 @@ from datetime import datetime
 import pytest
 from sqlalchemy import event, inspect, select, text
 
-from healthcrawl.models import CheckOutcome, Result, Timings, TlsInfo
-from healthcrawl.storage.engines import DatabaseUnavailable, open_engine
-from healthcrawl.storage.history import list_runs
-from healthcrawl.storage.migrations import current_revision, head_revision, upgrade_schema
-from healthcrawl.storage.schema import CheckOutcomeRow, ResultRow, Run
-from healthcrawl.storage.store import ResultStore
+from healthcrawl.records import CheckOutcome, Result, Timings, TlsInfo
+from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, open_engine
+from healthcrawl.plugins.database.storage.history import list_runs
+from healthcrawl.plugins.database.storage.migrations import current_revision, head_revision, upgrade_schema
+from healthcrawl.plugins.database.storage.schema import CheckOutcomeRow, ResultRow, Run
+from healthcrawl.plugins.database.storage.store import ResultStore
 from healthcrawl.testing.crawl import run_crawl_outcome
 from healthcrawl.testing.servers import HTTPTestServer, free_port
 

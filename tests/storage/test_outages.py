@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, make_url, select
 
 from healthcrawl import hookimpl
-from healthcrawl.plugin_manager import get_plugin_manager
-from healthcrawl.storage.engines import open_engine
-from healthcrawl.storage.schema import ResultRow, Run
+from healthcrawl.plugin_system.manager import get_plugin_manager
+from healthcrawl.plugins.database.storage.engines import open_engine
+from healthcrawl.plugins.database.storage.schema import ResultRow, Run
 from healthcrawl.testing.crawl import run_crawl_outcome
 from healthcrawl.testing.relay import TCPRelay
 from healthcrawl.testing.servers import HTTPTestServer

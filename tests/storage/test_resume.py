@@ -9,8 +9,8 @@ import textwrap
 import gevent
 from sqlalchemy import func, select
 
-from healthcrawl.storage.engines import open_engine
-from healthcrawl.storage.schema import ResultRow, Run
+from healthcrawl.plugins.database.storage.engines import open_engine
+from healthcrawl.plugins.database.storage.schema import ResultRow, Run
 from healthcrawl.testing.servers import HTTPTestServer
 
 TARGETS = 3000

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, text
 
-from healthcrawl.components import ComponentContext
-from healthcrawl.config import ConfigError
-from healthcrawl.plugins.sources.sql import SqlSource, SqlSourceOptions
-from healthcrawl.storage.engines import open_engine
+from healthcrawl.plugin_system.components import ComponentContext
+from healthcrawl.configuration.loading import ConfigError
+from healthcrawl.plugins.database.sql_source import SqlSource, SqlSourceOptions
+from healthcrawl.plugins.database.storage.engines import open_engine
 from healthcrawl.testing.crawl import records_by_target, run_crawl, run_crawl_outcome
 from healthcrawl.testing.servers import HTTPTestServer, free_port
 

@@ -72,8 +72,8 @@ def test_register_plugin_registers_for_one_test_only(pytester):
         from marshmallow import Schema, fields
 
         from healthcrawl import hookimpl
-        from healthcrawl.components import Check
-        from healthcrawl.config import ConfigError
+        from healthcrawl.plugin_system.components import Check
+        from healthcrawl.configuration.loading import ConfigError
 
         class HeaderOptions(Schema):
             name = fields.String(required=True)

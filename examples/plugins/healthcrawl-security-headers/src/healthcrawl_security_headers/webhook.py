@@ -9,8 +9,8 @@ import gevent
 import gevent.pool
 import requests
 from marshmallow import Schema, fields, validate
-from healthcrawl.components import RunInfo, Sink
-from healthcrawl.models import Result
+from healthcrawl.plugin_system.components import RunInfo, Sink
+from healthcrawl.records import Result
 
 log = logging.getLogger("healthcrawl.webhook")
 

@@ -1,0 +1,352 @@
+"""Loading and validating a crawl config (YAML) into a frozen ``CrawlConfig``.
+
+Sections: ``crawl`` (settings of the crawl itself), ``sources``, ``checks`` and
+``sinks`` (lists of ``{type: NAME, ...options}`` entries validated by the options
+schema of the registered type). ``${NAME}`` (or ``${NAME:-default}``) in any string
+expands from the environment. Every problem is reported with its place, e.g.
+``checks[1].min_days: must be at least 0``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from healthcrawl import __version__
+from healthcrawl.errors import one_line
+from healthcrawl.plugin_system.registry import ComponentRegistry, ComponentType
+from healthcrawl.fetching.resolver import RESOLVERS, split_nameserver
+
+SECTIONS = ("crawl", "sources", "checks", "sinks")
+DEFAULT_CHECKS = ({"type": "status"}, {"type": "tls_expiry"})
+"""Checks used when a config has no ``checks`` section (an explicit empty list means none)."""
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; ``problems`` holds one readable line per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def at_least(minimum: float) -> validate.Range:
+    """A ``Range`` validator whose message reads ``must be at least N``."""
+    return validate.Range(min=minimum, error="must be at least {min}")
+
+
+class VerifyField(fields.Field):
+    """``true``, ``false`` or the path of a CA bundle file."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):  # e.g. from ${VERIFY:-true}
+            return value.lower() == "true"
+        if isinstance(value, str) and value:
+            if not os.path.exists(value):
+                raise ValidationError(f"no CA bundle at {value}")
+            return value
+        raise ValidationError("must be true, false or the path of a CA bundle")
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    """The ``crawl`` section: how targets are fetched."""
+
+    concurrency: int = 256
+    timeout: float = 10.0
+    linger: bool = True
+    verify: bool | str = True
+    max_body_bytes: int = 1_048_576
+    max_redirects: int = 10
+    user_agent: str = f"healthcrawl/{__version__}"
+    proxy: str | None = None
+    nameservers: tuple[str, ...] = ()
+    resolver: str = "thread"
+    per_host_concurrency: int | None = None
+    per_host_delay: float = 0.0
+    batch_size: int = 500
+    workers: int = field(default_factory=lambda: default_workers())
+
+
+def default_workers() -> int:
+    """``crawl.workers`` when not set: the number of CPUs."""
+    return os.cpu_count() or 1
+
+
+class CrawlSettingsSchema(Schema):
+    """Schema of the ``crawl`` section."""
+
+    class Meta:
+        unknown = RAISE
+
+    concurrency = fields.Integer(
+        load_default=256, validate=at_least(1), metadata={"description": "Greenlets in the pool: targets fetched at once."}
+    )
+    timeout = fields.Float(
+        load_default=10.0,
+        validate=validate.Range(min=0, min_inclusive=False, error="must be more than 0"),
+        metadata={"description": "Seconds: one hard deadline per target (DNS, connect, TLS, headers, body, all redirects)."},
+    )
+    linger = fields.Boolean(
+        load_default=True, metadata={"description": "Set SO_LINGER(0) on every socket, so closing sends RST and leaves no TIME_WAIT."}
+    )
+    verify = VerifyField(
+        load_default=True, metadata={"description": "Verify TLS certificates; with a path, against the CA certificates in that file."}
+    )
+    max_body_bytes = fields.Integer(
+        load_default=1_048_576,
+        validate=at_least(0),
+        metadata={"description": "Body bytes read for checks (after decompression); the rest is never read."},
+    )
+    max_redirects = fields.Integer(
+        load_default=10, validate=at_least(0), metadata={"description": "Redirects followed before too_many_redirects."}
+    )
+    user_agent = fields.String(
+        load_default=f"healthcrawl/{__version__}", metadata={"description": "User-Agent header of every request."}
+    )
+    proxy = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^(https?|socks5h?|socks4a?)://", error="must be an http, https or socks URL"),
+        metadata={"description": "An http(s):// or socks5(h)://, socks4(a):// proxy URL for every request (socks needs the socks extra)."},
+    )
+    nameservers = fields.List(
+        fields.String(),
+        load_default=list,
+        metadata={"description": '"ip[:port]" nameservers to resolve with instead of the system resolver.'},
+    )
+    resolver = fields.String(
+        load_default="thread",
+        validate=validate.OneOf(RESOLVERS, error="must be one of: {choices}"),
+        metadata={
+            "description": "How names are resolved (cached for the run): thread (getaddrinfo in gevent's thread pool; "
+            "with nameservers, a stub resolver asking them) or ares (c-ares, any number of lookups at once)."
+        },
+    )
+    per_host_concurrency = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=at_least(1),
+        metadata={"description": "At most this many targets of one host in flight at once (default: no limit)."},
+    )
+    per_host_delay = fields.Float(
+        load_default=0.0,
+        validate=at_least(0),
+        metadata={"description": "Seconds between the starts of two targets of one host (default 0)."},
+    )
+    batch_size = fields.Integer(
+        load_default=500, validate=at_least(1), metadata={"description": "Results per batch handed to the sinks."}
+    )
+    workers = fields.Integer(
+        load_default=default_workers,
+        validate=at_least(1),
+        metadata={
+            "description": "Processes that fetch, each with its own gevent pool (default: the number of CPUs); "
+            "concurrency is shared out among them."
+        },
+    )
+
+    @validates_schema
+    def nameservers_are_addresses(self, data: dict, **kwargs) -> None:
+        ports = set()
+        for index, spec in enumerate(data.get("nameservers") or ()):
+            try:
+                ports.add(split_nameserver(spec)[1])
+            except ValueError:
+                raise ValidationError(f"{spec!r} is not an \"ip\" or \"ip:port\" nameserver", "nameservers") from None
+        if data.get("resolver") == "ares" and len(ports) > 1:
+            raise ValidationError("with resolver ares, every nameserver must use the same port", "nameservers")
+
+    @validates_schema
+    def socks_support_is_installed(self, data: dict, **kwargs) -> None:
+        proxy = data.get("proxy") or ""
+        if proxy.startswith("socks") and importlib.util.find_spec("socks") is None:
+            raise ValidationError("a socks proxy needs PySocks: pip install 'healthcrawl[socks]'", "proxy")
+
+    @post_load
+    def make_settings(self, data: dict, **kwargs) -> CrawlSettings:
+        data["nameservers"] = tuple(data["nameservers"])
+        return CrawlSettings(**data)
+
+
+class _ComponentEntrySchema(Schema):
+    """Only reads ``type``; the rest of an entry belongs to the component's own schema."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    type = fields.String(required=True)
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One configured component: its registered type, loaded options and place in the config."""
+
+    type: ComponentType
+    options: Any
+    place: str
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    """A validated crawl config."""
+
+    settings: CrawlSettings
+    sources: tuple[ComponentSpec, ...]
+    checks: tuple[ComponentSpec, ...]
+    sinks: tuple[ComponentSpec, ...]
+    name: str = "crawl"
+    """What runs of this config are called (the config file's path when loaded from one)."""
+    base_dir: Path = field(default_factory=Path.cwd)
+    """Where relative input paths (such as a ``file`` source's ``path``) are resolved."""
+
+
+def load_config(path: str | os.PathLike, registry: ComponentRegistry) -> CrawlConfig:
+    """Read, expand and validate the YAML config at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read: {error.strerror or error}"]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"{path}: not UTF-8 text: {error.reason} at byte {error.start}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError([f"{path}: not valid YAML: {one_line(error)}"]) from None
+    return build_config(data, registry, name=str(path), base_dir=path.resolve().parent)
+
+
+def build_config(
+    data: Any, registry: ComponentRegistry, *, name: str = "crawl", base_dir: Path | None = None
+) -> CrawlConfig:
+    """Validate a config given as plain data (what the YAML file holds)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(["config: must be a mapping with sections " + ", ".join(SECTIONS)])
+    problems: list[str] = []
+    data = _expand_environment(data, "", problems)
+    for key in data:
+        if key not in SECTIONS:
+            problems.append(f"{key}: unknown section (expected one of {', '.join(SECTIONS)})")
+
+    settings = CrawlSettings()
+    try:
+        settings = CrawlSettingsSchema().load(data.get("crawl") or {})
+    except ValidationError as error:
+        problems.extend(format_messages(error.messages, "crawl"))
+
+    if not data.get("sources"):
+        problems.append("sources: at least one source is required")
+    sections = {
+        kind: _load_components(kind, section, data.get(section, default), registry, problems)
+        for kind, section, default in (
+            ("source", "sources", []),
+            ("check", "checks", list(DEFAULT_CHECKS)),
+            ("sink", "sinks", []),
+        )
+    }
+    if problems:
+        raise ConfigError(problems)
+    return CrawlConfig(
+        settings=settings,
+        sources=sections["source"],
+        checks=sections["check"],
+        sinks=sections["sink"],
+        name=name,
+        base_dir=base_dir or Path.cwd(),
+    )
+
+
+def _load_components(
+    kind: str, section: str, entries: Any, registry: ComponentRegistry, problems: list[str]
+) -> tuple[ComponentSpec, ...]:
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        problems.append(f"{section}: must be a list of {{type: ...}} entries")
+        return ()
+    specs = []
+    for index, entry in enumerate(entries):
+        place = f"{section}[{index}]"
+        if not isinstance(entry, Mapping):
+            problems.append(f"{place}: must be a mapping with a 'type' key")
+            continue
+        try:
+            type_name = _ComponentEntrySchema().load(entry)["type"]
+        except ValidationError as error:
+            problems.extend(format_messages(error.messages, place))
+            continue
+        component_type = registry.get(kind, type_name)
+        if component_type is None:
+            known = ", ".join(registry.names(kind)) or "none"
+            problems.append(f"{place}.type: unknown {kind} type {type_name!r} (known: {known})")
+            continue
+        options = {k: v for k, v in entry.items() if k != "type"}
+        try:
+            loaded = component_type.cls.Options(unknown=RAISE).load(options)
+        except ValidationError as error:
+            problems.extend(format_messages(error.messages, place))
+            continue
+        specs.append(ComponentSpec(component_type, loaded, place))
+    return tuple(specs)
+
+
+def format_messages(messages: Any, place: str) -> list[str]:
+    """Flatten marshmallow's ``ValidationError.messages`` into ``place.key: message`` lines."""
+    if isinstance(messages, Mapping):
+        lines = []
+        for key, value in messages.items():
+            if key == "_schema":
+                child = place
+            elif isinstance(key, int):
+                child = f"{place}[{key}]"
+            else:
+                child = f"{place}.{key}" if place else str(key)
+            lines.extend(format_messages(value, child))
+        return lines
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [f"{place}: {_sentence(m)}" for m in messages]
+    if isinstance(messages, list):
+        return [line for m in messages for line in format_messages(m, place)]
+    return [f"{place}: {_sentence(str(messages))}"]
+
+
+def _sentence(message: str) -> str:
+    if message == "Unknown field.":
+        return "unknown key"
+    message = message.rstrip(".")
+    return message[:1].lower() + message[1:]
+
+
+def _expand_environment(value: Any, place: str, problems: list[str]) -> Any:
+    """Replace ``${NAME}`` and ``${NAME:-default}`` in every string of ``value``."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            problems.append(f"{place or 'config'}: environment variable {name} is not set")
+            return match.group(0)
+
+        return _ENV_REFERENCE.sub(substitute, value)
+    if isinstance(value, Mapping):
+        return {k: _expand_environment(v, f"{place}.{k}" if place else str(k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_environment(v, f"{place}[{i}]", problems) for i, v in enumerate(value)]
+    return value

@@ -1,0 +1,80 @@
+"""Map what went wrong during a fetch to one ``error_kind`` of the result contract."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+
+import requests
+import urllib3.exceptions as u3
+
+from healthcrawl.errors import one_line
+
+# Checked in order: the first kind with a matching exception anywhere in the chain wins.
+_KINDS_BY_EXCEPTION: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
+    ("invalid_target", (requests.exceptions.InvalidURL, u3.LocationParseError, requests.exceptions.MissingSchema)),
+    ("too_many_redirects", (requests.exceptions.TooManyRedirects,)),
+    ("dns_error", (u3.NameResolutionError, socket.gaierror)),
+    ("tls_error", (ssl.SSLError, ssl.CertificateError, u3.SSLError, requests.exceptions.SSLError)),
+    ("connect_refused", (ConnectionRefusedError,)),
+    ("connection_reset", (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)),
+    # urllib3's NewConnectionError subclasses ConnectTimeoutError: a socket timeout tells them apart.
+    ("connect_timeout", (requests.exceptions.ConnectTimeout,)),
+    ("timeout", (u3.ReadTimeoutError, requests.exceptions.ReadTimeout, TimeoutError)),
+    ("connect_error", (u3.NewConnectionError, u3.ConnectTimeoutError)),
+    (
+        "protocol_error",
+        (
+            http.client.HTTPException,
+            u3.ProtocolError,
+            u3.DecodeError,
+            u3.HeaderParsingError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+            requests.exceptions.InvalidHeader,
+        ),
+    ),
+)
+
+_DEADLINE_KIND_BY_PHASE = {"dns": "dns_error", "connect": "connect_timeout"}
+
+
+def classify(error: BaseException) -> tuple[str, str]:
+    """Return ``(error_kind, detail)`` for an exception raised while fetching a target."""
+    chain = list(_exception_chain(error))
+    for kind, types in _KINDS_BY_EXCEPTION:
+        for cause in chain:
+            if isinstance(cause, types):
+                return kind, _detail(cause, chain)
+    return "internal_error", f"{type(error).__name__}: {error}"
+
+
+def classify_deadline(phase: str, seconds: float) -> tuple[str, str]:
+    """Return ``(error_kind, detail)`` for a target that ran out of its total deadline in ``phase``."""
+    kind = _DEADLINE_KIND_BY_PHASE.get(phase, "timeout")
+    return kind, f"no result within the {seconds:g} s deadline (during {phase})"
+
+
+def _exception_chain(error: BaseException):
+    """The exception and everything it wraps: requests' args, urllib3's ``reason``, causes and contexts."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [getattr(current, "reason", None), current.__cause__, current.__context__]
+        wrapped.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+        pending.extend(w for w in wrapped if isinstance(w, BaseException))
+
+
+def _detail(cause: BaseException, chain: list[BaseException]) -> str:
+    """The most specific readable message: the innermost OS or SSL error when there is one."""
+    for inner in reversed(chain):
+        if isinstance(inner, (OSError, ssl.SSLError, http.client.HTTPException)) and str(inner):
+            if not isinstance(inner, (u3.HTTPError, requests.exceptions.RequestException)):
+                return one_line(inner)
+    return one_line(cause)

@@ -1,0 +1,91 @@
+"""Every hook a healthcrawl plugin can implement.
+
+Hooks are called with keyword arguments only; an implementation may accept fewer
+arguments than its spec, so specs can grow without breaking plugins. The
+built-in sources, checks and sinks register through these same hooks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from healthcrawl.plugin_system.components import Check, RunInfo, Sink, Source
+    from healthcrawl.fetching.fetcher import OutgoingRequest
+    from healthcrawl.records import Result
+    from healthcrawl.summary import Summary
+
+hookspec = pluggy.HookspecMarker("healthcrawl")
+
+
+@hookspec
+def healthcrawl_register_sources(register: Callable[[type["Source"]], None]) -> None:
+    """Register source types by calling ``register(SourceClass)`` once per type.
+
+    ``SourceClass.type_name`` is the name a config's ``sources[].type`` uses.
+    Every implementation is called; the return value is ignored. An exception, or a
+    type name another plugin registered too, stops startup with an error naming the plugin.
+    """
+
+
+@hookspec
+def healthcrawl_register_checks(register: Callable[[type["Check"]], None]) -> None:
+    """Register check types by calling ``register(CheckClass)`` once per type.
+
+    ``CheckClass.type_name`` is the name a config's ``checks[].type`` uses.
+    Every implementation is called; the return value is ignored. An exception, or a
+    type name another plugin registered too, stops startup with an error naming the plugin.
+    """
+
+
+@hookspec
+def healthcrawl_register_sinks(register: Callable[[type["Sink"]], None]) -> None:
+    """Register sink types by calling ``register(SinkClass)`` once per type.
+
+    ``SinkClass.type_name`` is the name a config's ``sinks[].type`` uses.
+    Every implementation is called; the return value is ignored. An exception, or a
+    type name another plugin registered too, stops startup with an error naming the plugin.
+    """
+
+
+@hookspec
+def healthcrawl_prepare_request(request: "OutgoingRequest") -> None:
+    """Adjust one outgoing request before it is sent (and again for each redirect hop).
+
+    ``request.headers`` (a dict) and ``request.auth`` (``(user, password)`` or ``None``)
+    may be changed in place; ``request.target`` and ``request.url`` say what is fetched.
+    Every implementation is called, in the greenlet fetching the target; keep it fast
+    and free of blocking I/O. The return value is ignored. An exception fails this
+    target with ``internal_error``; the crawl goes on.
+    """
+
+
+@hookspec
+def healthcrawl_result(result: "Result") -> None:
+    """Observe one finished result, before it reaches the sinks.
+
+    Called from the single writer greenlet for every result, in completion order.
+    Every implementation is called; the return value is ignored. An exception is
+    logged naming the plugin; the other implementations and the crawl go on.
+    """
+
+
+@hookspec
+def healthcrawl_crawl_start(run: "RunInfo") -> None:
+    """Called once when a crawl starts, after the sinks are open and before any target is fetched.
+
+    Every implementation is called; the return value is ignored. An exception is
+    logged naming the plugin; the other implementations and the crawl go on.
+    """
+
+
+@hookspec
+def healthcrawl_crawl_finish(run: "RunInfo", summary: "Summary", state: str) -> None:
+    """Called once when a crawl ends, after the last result was written.
+
+    ``state`` is ``completed``, ``interrupted`` or ``failed``; ``summary`` holds the
+    counts. Every implementation is called; the return value is ignored. An exception
+    is logged naming the plugin; the other implementations still run.
+    """

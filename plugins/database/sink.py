@@ -1,0 +1,88 @@
+"""The ``sqlalchemy`` sink: runs and results in any database SQLAlchemy reaches (SQLite by default).
+
+The schema is created or upgraded on first use. Batches are written with one multi-row
+insert each; while the database is unreachable they wait in an on-disk spool and are
+retried with backoff (see ``healthcrawl.plugins.database.storage.delivery``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from marshmallow import Schema, fields
+
+from healthcrawl import hookimpl
+from healthcrawl.plugin_system.components import RunInfo, Sink
+from healthcrawl.configuration.loading import at_least
+from healthcrawl.records import Result
+from healthcrawl.plugins.database.storage import DEFAULT_DB
+from healthcrawl.summary import Summary
+
+
+class DatabaseSinkOptions(Schema):
+    url = fields.String(load_default=DEFAULT_DB, metadata={"description": "Any SQLAlchemy URL."})
+    retry_for = fields.Float(
+        load_default=300.0,
+        validate=at_least(0),
+        metadata={"description": "Seconds to keep retrying an unreachable database before the run fails."},
+    )
+    spool_dir = fields.String(
+        load_default="healthcrawl-spool",
+        metadata={"description": "Where results wait while the database is away (relative to the working directory)."},
+    )
+    spool_max_mb = fields.Integer(
+        load_default=1024,
+        validate=at_least(1),
+        metadata={"description": "Spool size at which the crawl waits for the database instead of spooling more."},
+    )
+
+
+class DatabaseSink(Sink):
+    """Creates or upgrades its tables on first use and writes each batch in one transaction."""
+
+    type_name = "sqlalchemy"
+    Options = DatabaseSinkOptions
+
+    def open(self, run: RunInfo) -> None:
+        # Imported here, not at the top: loading the built-in plugins must not cost every
+        # command the import of SQLAlchemy and Alembic.
+        from healthcrawl.plugins.database.storage.delivery import Delivery
+        from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine
+        from healthcrawl.plugins.database.storage.spool import Spool
+        from healthcrawl.plugins.database.storage.store import ResultStore
+
+        engine = open_engine(self.options["url"])
+        store = ResultStore(engine)
+        spool = Spool(Path(self.options["spool_dir"]) / f"{run.run_id}.jsonl", self.options["spool_max_mb"] * 2**20)
+        self.delivery = Delivery(store, spool, retry_for=self.options["retry_for"], replay_hint=self._replay_hint(run, spool))
+        try:
+            store.prepare()
+            if run.resumed:
+                store.resume_run(run.run_id)
+            else:
+                store.start_run(run)
+        except Exception as error:
+            engine.dispose()
+            raise DatabaseUnavailable(one_line(error)) from None
+
+    def write(self, results: list[Result]) -> None:
+        self.delivery.write(self.delivery.store.batch(results))
+
+    def close(self, run: RunInfo, summary: Summary, state: str) -> None:
+        try:
+            self.delivery.finish(run.run_id, state)
+        finally:
+            self.delivery.store.engine.dispose()
+
+    def _replay_hint(self, run: RunInfo, spool) -> str:
+        from healthcrawl.plugins.database.storage.engines import display_url
+
+        if os.path.isfile(run.config_name):
+            return f"healthcrawl replay {spool.path} --config {run.config_name}"
+        return f"healthcrawl replay {spool.path} --db '{display_url(self.options['url'])}'"
+
+
+@hookimpl
+def healthcrawl_register_sinks(register):
+    register(DatabaseSink)

@@ -1,0 +1,81 @@
+"""The ``sql`` source: targets from a database table or query, streamed through a server-side cursor."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from marshmallow import Schema, ValidationError, fields, validates_schema
+
+from healthcrawl import hookimpl
+from healthcrawl.plugin_system.components import Source
+from healthcrawl.configuration.loading import ConfigError, at_least
+from healthcrawl.records import Target
+from healthcrawl.target_parsing import parse_target
+
+
+class SqlSourceOptions(Schema):
+    url = fields.String(required=True, metadata={"description": "SQLAlchemy URL of the database to read."})
+    table = fields.String(load_default=None, metadata={"description": "A table (or schema.table) to read whole."})
+    query = fields.String(load_default=None, metadata={"description": "A SELECT statement (instead of table)."})
+    column = fields.String(load_default="target", metadata={"description": "The column that holds the URL or domain."})
+    fetch_rows = fields.Integer(
+        load_default=1000, validate=at_least(1), metadata={"description": "Rows fetched from the cursor at a time."}
+    )
+
+    @validates_schema
+    def table_or_query(self, data, **kwargs):
+        if (data.get("table") is None) == (data.get("query") is None):
+            raise ValidationError("give exactly one of table and query", "table")
+
+
+class SqlSource(Source):
+    """Streams rows with a server-side cursor (``stream_results``), ``fetch_rows`` at a time, so a table
+    of millions of rows is never loaded at once. Every other column is a field of the target."""
+
+    type_name = "sql"
+    Options = SqlSourceOptions
+
+    def targets(self) -> Iterator[Target]:
+        # SQLAlchemy is imported when the source is used, not when the built-in plugins load.
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine
+
+        column = self.options["column"]
+        engine = open_engine(self.options["url"])
+        try:
+            with engine.connect() as connection:
+                rows = connection.execution_options(stream_results=True, yield_per=self.options["fetch_rows"]).execute(
+                    self._statement(engine)
+                )
+                if column not in rows.keys():
+                    columns = ", ".join(rows.keys())
+                    raise ConfigError([f"column {column!r} is not in the rows (their columns: {columns})"])
+                for row in rows.mappings():
+                    value = row[column]
+                    if value is None or not str(value).strip():
+                        continue
+                    fields_ = {k: v for k, v in row.items() if k != column and v is not None}
+                    yield parse_target(str(value), fields_)
+        except SQLAlchemyError as error:
+            raise DatabaseUnavailable(one_line(error)) from None
+        finally:
+            engine.dispose()
+
+    def _statement(self, engine):
+        from sqlalchemy import MetaData, Table, select, text
+        from sqlalchemy.exc import NoSuchTableError
+
+        if self.options["query"] is not None:
+            return text(self.options["query"])
+        schema, _, name = self.options["table"].rpartition(".")
+        try:
+            table = Table(name, MetaData(), schema=schema or None, autoload_with=engine)
+        except NoSuchTableError:
+            raise ConfigError([f"table {self.options['table']!r} is not in the database"]) from None
+        return select(table)
+
+
+@hookimpl
+def healthcrawl_register_sources(register):
+    register(SqlSource)

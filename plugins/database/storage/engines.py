@@ -1,0 +1,118 @@
+"""Opening a SQLAlchemy engine for a URL: driver hints, connect timeouts, and gevent-friendly drivers."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from healthcrawl import errors
+from healthcrawl.errors import CommandFailed
+
+CONNECT_TIMEOUT = 10
+"""Seconds to wait for a database server to accept a connection."""
+
+UNACKNOWLEDGED_MS = 30_000
+"""Milliseconds PostgreSQL connections let sent data go unacknowledged before giving up."""
+
+DRIVER_HINTS = {
+    "psycopg2": "pip install 'healthcrawl[postgres]'",
+    # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; the extra installs psycopg2.
+    "psycopg": "pip install psycopg, or pip install 'healthcrawl[postgres]' and write postgresql+psycopg2://",
+    "pymysql": "pip install 'healthcrawl[mysql]'",
+    "MySQLdb": "pip install 'healthcrawl[mysql]' and write mysql+pymysql://",
+}
+"""How to get each driver module a URL may need."""
+
+_green_lock = threading.Lock()
+_green_psycopg2 = False
+
+
+class DatabaseUnavailable(CommandFailed):
+    """The database cannot be reached or used; the message is one readable line."""
+
+
+def open_engine(url: str | URL) -> Engine:
+    """Create an engine for ``url``; a missing driver or a bad URL becomes a ``DatabaseUnavailable`` hint.
+
+    PostgreSQL and MySQL connections give up after ``CONNECT_TIMEOUT`` seconds, pooled
+    connections are checked before use (so a database that came back is found again), and
+    psycopg2 waits through gevent when the socket module is patched. SQLite files use WAL
+    with ``synchronous=NORMAL``: a commit does not wait for the disk (a power cut may lose
+    the last batches, never the file), and ``healthcrawl runs`` can read during a crawl.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise DatabaseUnavailable(f"not a database URL: {error}") from None
+    connect_args = {}
+    if parsed.get_backend_name() in ("postgresql", "mysql", "mariadb"):
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    try:
+        if parsed.get_driver_name() == "psycopg2":  # loads the dialect: an unknown scheme fails here
+            connect_args["tcp_user_timeout"] = UNACKNOWLEDGED_MS  # bounds a write to a server that vanished
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    except ModuleNotFoundError as error:
+        hint = DRIVER_HINTS.get((error.name or "").split(".")[0])
+        hint = f" ({hint})" if hint else ""
+        raise DatabaseUnavailable(f"the database driver {error.name!r} is not installed{hint}") from None
+    except NoSuchModuleError as error:
+        raise DatabaseUnavailable(f"unknown database URL scheme: {error}") from None
+    if engine.dialect.driver == "psycopg2":
+        _make_psycopg2_green()
+    if engine.dialect.name == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        event.listen(engine, "connect", _sqlite_wal)
+    return engine
+
+
+def _sqlite_wal(dbapi_connection, connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _make_psycopg2_green() -> None:
+    """Let psycopg2 wait for its socket through gevent, so a query does not block every greenlet."""
+    global _green_psycopg2
+    import gevent.monkey
+
+    if _green_psycopg2 or not gevent.monkey.is_module_patched("socket"):
+        return
+    with _green_lock:
+        import psycopg2.extensions
+
+        psycopg2.extensions.set_wait_callback(_gevent_wait)
+        _green_psycopg2 = True
+
+
+def _gevent_wait(connection, timeout=None) -> None:
+    import psycopg2
+    import psycopg2.extensions
+    from gevent.socket import wait_read, wait_write
+
+    while True:
+        state = connection.poll()
+        if state == psycopg2.extensions.POLL_OK:
+            return
+        if state == psycopg2.extensions.POLL_READ:
+            wait_read(connection.fileno(), timeout=timeout)
+        elif state == psycopg2.extensions.POLL_WRITE:
+            wait_write(connection.fileno(), timeout=timeout)
+        else:
+            raise psycopg2.OperationalError(f"bad result from poll: {state!r}")
+
+
+def one_line(error: BaseException) -> str:
+    """A database error as one readable line (the driver's message when there is one)."""
+    return errors.one_line(getattr(error, "orig", None) or error)
+
+
+def display_url(url: str) -> str:
+    """``url`` as shown to users: the password, if any, masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
