@@ -33,7 +33,7 @@ from pathlib import Path  # noqa: E402
 from sqlalchemy import create_engine, insert, make_url, text  # noqa: E402
 
 from healthcrawl.plugin_system.components import ComponentContext, RunInfo  # noqa: E402
-from healthcrawl.configuration.loading import CrawlSettings  # noqa: E402
+from healthcrawl import CrawlSettings  # noqa: E402
 from healthcrawl.records import CheckOutcome, Result, Timings, TlsInfo  # noqa: E402
 from healthcrawl.plugins.database.sink import DatabaseSink, DatabaseSinkOptions  # noqa: E402
 from healthcrawl.plugins.database.storage.engines import open_engine  # noqa: E402

@@ -36,7 +36,8 @@ _SECTIONS = (("source", "sources"), ("check", "checks"), ("sink", "sinks"))
 
 def configuration_reference() -> str:
     """The configuration reference page, from ``CrawlSettingsSchema`` and every built-in type's ``Options``."""
-    from healthcrawl.configuration.loading import DEFAULT_CHECKS, CrawlSettingsSchema
+    from healthcrawl.configuration.loading import DEFAULT_CHECKS
+    from healthcrawl.configuration.settings import CrawlSettingsSchema
     from healthcrawl.plugin_system.manager import DISABLE_ENV, create_plugin_manager
     from healthcrawl.plugin_system.registry import ComponentRegistry
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import resource
 
-from healthcrawl.configuration.loading import ConfigError
+from healthcrawl.errors import ConfigError
 
 HEADROOM = 64
 """Descriptors besides the connections: sinks, the target file, pipes to workers, the resolver."""

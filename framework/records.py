@@ -1,4 +1,8 @@
-"""The records that flow through a crawl: targets, fetch snapshots, check outcomes and results."""
+"""The records that flow through a crawl: targets, fetch snapshots, check outcomes and results.
+
+``Result`` is the one shape of a finished target: its fields, in order, are the keys of the
+result record (``RESULT_KEYS``) that sinks write and users read.
+"""
 
 from __future__ import annotations
 
@@ -22,25 +26,6 @@ ERROR_KINDS = (
 )
 """Every value that ``Result.error_kind`` may take besides ``None`` (a contract)."""
 
-RESULT_KEYS = (
-    "target",
-    "run_id",
-    "ok",
-    "error_kind",
-    "error",
-    "status_code",
-    "final_url",
-    "redirects",
-    "body_bytes",
-    "body_truncated",
-    "checks",
-    "timings",
-    "tls",
-    "started_at",
-    "finished_at",
-)
-"""The keys of a result record, in order (a contract)."""
-
 
 @dataclass(frozen=True)
 class Target:
@@ -49,11 +34,14 @@ class Target:
     ``url`` is the normalised URL (a bare domain becomes ``https://domain/``), or the
     raw line when ``invalid`` says why it cannot be crawled. ``fields`` carries
     per-target values from the source (for example a CSV column) that checks may read.
+    ``seq`` is the target's position in the run's sources (0, 1, 2, ...), set by the engine
+    when it reads the target; sources leave it ``None``.
     """
 
     url: str
     fields: Mapping[str, Any] = field(default_factory=dict)
     invalid: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,7 +96,7 @@ class CheckOutcome:
 
 @dataclass(frozen=True)
 class Result:
-    """The record stored for one target (see ``RESULT_KEYS``)."""
+    """The record stored for one target; its fields, in order, are the record's keys (``RESULT_KEYS``)."""
 
     target: str
     run_id: str
@@ -125,6 +113,8 @@ class Result:
     tls: TlsInfo | None
     started_at: datetime
     finished_at: datetime
+    seq: int | None = None
+    """The target's position in the run's sources: with ``run_id``, what identifies the result."""
 
     @classmethod
     def from_snapshot(
@@ -152,24 +142,24 @@ class Result:
             tls=snapshot.tls,
             started_at=started_at,
             finished_at=finished_at,
+            seq=snapshot.target.seq,
         )
 
     def to_record(self) -> dict[str, Any]:
-        """The JSON-ready result record, with exactly ``RESULT_KEYS``."""
-        return {
-            "target": self.target,
-            "run_id": self.run_id,
-            "ok": self.ok,
-            "error_kind": self.error_kind,
-            "error": self.error,
-            "status_code": self.status_code,
-            "final_url": self.final_url,
-            "redirects": self.redirects,
-            "body_bytes": self.body_bytes,
-            "body_truncated": self.body_truncated,
-            "checks": [dataclasses.asdict(c) for c in self.checks],
-            "timings": dataclasses.asdict(self.timings),
-            "tls": None if self.tls is None else {**dataclasses.asdict(self.tls), "sans": list(self.tls.sans)},
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat(),
-        }
+        """The JSON-ready result record: exactly ``RESULT_KEYS``, in order."""
+        return {name: _jsonable(getattr(self, name)) for name in RESULT_KEYS}
+
+
+RESULT_KEYS = tuple(f.name for f in dataclasses.fields(Result))
+"""The keys of a result record, in order (a contract: keys may be added, never removed)."""
+
+
+def _jsonable(value: Any) -> Any:
+    """A record value as JSON-ready data: dataclasses as dicts, tuples as lists, times as ISO 8601."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

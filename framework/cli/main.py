@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from healthcrawl.testing.collector import ResultCollector
-from healthcrawl.configuration.loading import ConfigError, build_config, load_config
+from healthcrawl.configuration.loading import build_config, load_config
+from healthcrawl.errors import ConfigError
 from healthcrawl.crawl.engine import Crawl
 from healthcrawl.errors import CommandFailed
 from healthcrawl.cli.example_crawls import ExampleError, copy_example, get_example, list_examples, prepared_example

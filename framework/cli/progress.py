@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from healthcrawl.plugin_system.components import ComponentContext, RunInfo, Sink
+from healthcrawl.plugin_system.components import RunInfo, Sink
 from healthcrawl.records import Result
 from healthcrawl.summary import Summary
 
@@ -19,7 +19,7 @@ class ProgressBar(Sink):
     type_name = "progress"
 
     def __init__(self, stream: TextIO, total: int | None = None):
-        super().__init__({}, ComponentContext(base_dir=None, run_id="", settings=None))
+        super().__init__()
         self.stream = stream
         self.total = total
         self.done = self.ok = 0

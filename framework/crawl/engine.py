@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import signal
@@ -15,7 +16,9 @@ import gevent.event
 import gevent.pool
 
 from healthcrawl.plugin_system.components import Check, ComponentContext, ComponentDisabled, RunInfo, Sink, Source
-from healthcrawl.configuration.loading import ConfigError, CrawlConfig
+from healthcrawl.configuration.loading import CrawlConfig
+from healthcrawl.crawl.resume import Resume
+from healthcrawl.errors import ConfigError
 from healthcrawl.errors import CommandFailed, one_line
 from healthcrawl.process_setup import ensure_open_file_limit
 from healthcrawl.fetching.fetcher import Fetcher, OutgoingRequest
@@ -37,15 +40,6 @@ class SinkUnavailable(CommandFailed):
 
 class SourceFailed(Exception):
     """A source raised while yielding targets; the run ends ``failed`` with this one-line message."""
-
-
-@dataclass(frozen=True)
-class Resume:
-    """An earlier run to continue: its id, when it started, and the targets it already has results for."""
-
-    run_id: str
-    started_at: datetime
-    done: Container[str]
 
 
 @dataclass(frozen=True)
@@ -221,11 +215,13 @@ class Crawl:
 
     def _targets(self) -> Iterator[Target]:
         done = self.resume.done if self.resume else ()
+        seq = 0
         for source in self.sources:
             try:
                 for target in source.targets():
-                    if target.url not in done:
-                        yield target
+                    if seq not in done:
+                        yield dataclasses.replace(target, seq=seq)
+                    seq += 1
             except Exception as error:
                 raise SourceFailed(f"source {source.type_name!r} failed: {one_line(error)}") from error
 
@@ -271,7 +267,7 @@ def _instantiate(specs, context: ComponentContext) -> list:
     components = []
     for spec in specs:
         try:
-            components.append(spec.type.cls(spec.options, context))
+            components.append(spec.type.cls.from_config(spec.options, context))
         except ComponentDisabled as reason:
             log.warning("%s (%s) is disabled: %s", spec.place, spec.type.name, reason)
         except ConfigError as error:

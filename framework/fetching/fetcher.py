@@ -12,6 +12,7 @@ import requests
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
 from healthcrawl.fetching.error_kinds import classify, classify_deadline
+from healthcrawl.fetching.request import OutgoingRequest
 from healthcrawl.fetching.host_limits import HostLimiter
 from healthcrawl.records import Snapshot, Target, Timings
 from healthcrawl.fetching.resolver import Resolver
@@ -20,16 +21,6 @@ from healthcrawl.fetching.transport import LINGER_ZERO, PhaseRecorder, Transport
 
 READ_CHUNK = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-
-@dataclass
-class OutgoingRequest:
-    """The request about to be sent for a target; ``prepare_request`` hooks may change it."""
-
-    target: Target
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    auth: tuple[str, str] | None = None
 
 
 class Fetcher:

@@ -1,22 +1,29 @@
-"""Base classes for the three kinds of component a plugin can provide: sources, checks and sinks.
+"""Base classes for what a plugin provides: sources, checks and sinks (components), and commands.
 
-Each component type has a ``type_name`` (what a config's ``type:`` says) and an
-``Options`` marshmallow schema for the rest of its config entry. The core loads
-the options with that schema (unknown keys are errors) and passes the loaded
-value to the constructor together with a ``ComponentContext``.
+Each component type has a ``type_name`` (what a config's ``type:`` says) and an ``Options``
+marshmallow schema for the rest of its config entry. The core loads the options with that
+schema (unknown keys are errors) and builds the component with ``Type.from_config(options,
+context)``; code that needs a component without a config (a test, the CLI's progress bar)
+calls the constructor directly.
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 from marshmallow import Schema
 
+from healthcrawl.configuration.settings import CrawlSettings
 from healthcrawl.records import CheckOutcome, Result, Snapshot, Target
 
 if TYPE_CHECKING:
+    from typing import Self
+
+    from healthcrawl.crawl.resume import Resume
     from healthcrawl.summary import Summary
 
 
@@ -33,13 +40,13 @@ class EmptyOptions(Schema):
 
 @dataclass(frozen=True)
 class ComponentContext:
-    """What a component may need from the crawl besides its own options."""
+    """What a component built from a config may need besides its own options."""
 
     base_dir: Path
     """Folder of the config file: relative input paths are resolved against it."""
     run_id: str
-    settings: Any
-    """The crawl's ``CrawlSettings``."""
+    settings: CrawlSettings
+    """The crawl's ``crawl`` section."""
 
 
 @dataclass(frozen=True)
@@ -48,25 +55,42 @@ class RunInfo:
 
     run_id: str
     config_name: str
-    started_at: Any
-    settings: Any
+    started_at: datetime
+    settings: CrawlSettings
     resumed: bool = False
     """Whether this run continues an earlier interrupted one (same ``run_id``)."""
 
 
 class Component:
-    """Common part of sources, checks and sinks."""
+    """Common part of sources, checks and sinks.
+
+    ``options`` is what ``Options`` loaded from the config entry; ``context`` is ``None`` for a
+    component built in code rather than from a config.
+    """
 
     type_name: ClassVar[str]
     Options: ClassVar[type[Schema]] = EmptyOptions
 
-    def __init__(self, options: Any, context: ComponentContext):
-        self.options = options
+    def __init__(self, options: Any = None, context: ComponentContext | None = None):
+        self.options = {} if options is None else options
         self.context = context
+
+    @classmethod
+    def from_config(cls, options: Any, context: ComponentContext) -> "Self":
+        """Build the component for one config entry (``options`` as its ``Options`` loaded them).
+
+        Override it to check, before anything is crawled, what needs the context (a file
+        that must exist); raise ``ConfigError`` or ``ComponentDisabled`` from here.
+        """
+        return cls(options, context)
 
 
 class Source(Component):
-    """Yields targets lazily; never materialise the whole list."""
+    """Yields targets lazily; never materialise the whole list.
+
+    A source must yield the same targets in the same order each time it is read while its
+    input is unchanged: ``run --resume`` skips targets by their position (``Target.seq``).
+    """
 
     def targets(self) -> Iterator[Target]:
         """Yield targets one by one (invalid lines as ``Target(invalid=reason)``)."""
@@ -78,7 +102,10 @@ class Source(Component):
 
 
 class Check(Component):
-    """Judges one snapshot. ``name`` defaults to the type name and appears in results."""
+    """Judges one snapshot. ``name`` defaults to the type name and appears in results.
+
+    Checks run where targets are fetched: in the worker processes of a multi-worker crawl.
+    """
 
     @property
     def name(self) -> str:
@@ -98,7 +125,7 @@ class Check(Component):
 
 
 class Sink(Component):
-    """Receives results in batches from the single writer greenlet."""
+    """Receives results in batches from the single writer greenlet, in the parent process."""
 
     def open(self, run: RunInfo) -> None:
         """Prepare to receive results (connect, create tables); raise to stop the run before crawling."""
@@ -110,6 +137,31 @@ class Sink(Component):
     def close(self, run: RunInfo, summary: "Summary", state: str) -> None:
         """Finish: ``state`` is ``completed``, ``interrupted`` or ``failed``."""
 
+    def find_resume(self, config_name: str, run_id: str | None) -> "Resume | None":
+        """For ``run --resume``: the run to continue and the sequence numbers it has results for.
+
+        ``run_id`` is the run (or a unique prefix) the user named, else ``None``: the latest
+        unfinished run of ``config_name``. ``None`` (the default) means this sink keeps no results
+        to resume from; raise ``CommandFailed`` when it does but there is nothing to resume.
+        Called before ``open``.
+        """
+        return None
+
 
 COMPONENT_KINDS: dict[str, type[Component]] = {"source": Source, "check": Check, "sink": Sink}
 
+
+class Command:
+    """A ``healthcrawl`` subcommand that a plugin adds through ``healthcrawl_register_commands``."""
+
+    name: ClassVar[str]
+    """What follows ``healthcrawl`` on the command line."""
+    help: ClassVar[str]
+    """One line for ``healthcrawl --help``."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Declare the command's arguments on its own ``parser``."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Do the work and return the exit code; raise ``CommandFailed`` (exit 1) or ``ConfigError`` (exit 2)."""
+        raise NotImplementedError

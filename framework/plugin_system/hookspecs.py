@@ -1,8 +1,15 @@
 """Every hook a healthcrawl plugin can implement.
 
-Hooks are called with keyword arguments only; an implementation may accept fewer
-arguments than its spec, so specs can grow without breaking plugins. The
-built-in sources, checks and sinks register through these same hooks.
+Hooks are called through pluggy with keyword arguments only; an implementation may accept
+fewer arguments than its spec, so specs can grow without breaking plugins. The built-in
+sources, checks, sinks and the database plugin's commands register through these same hooks.
+
+Where each runs: the registration hooks wherever healthcrawl starts; ``healthcrawl_prepare_request``
+where targets are fetched (the worker processes of a multi-worker crawl); ``healthcrawl_result``,
+``healthcrawl_crawl_start`` and ``healthcrawl_crawl_finish`` in the parent process, which writes results.
+Every hook except ``healthcrawl_prepare_request`` is called for each plugin on its own (so one
+plugin's exception is reported with its name and cannot stop another's); a ``wrapper=True``
+implementation of one of them is refused when the plugin is registered.
 """
 
 from __future__ import annotations
@@ -12,8 +19,8 @@ from typing import TYPE_CHECKING, Callable
 import pluggy
 
 if TYPE_CHECKING:
-    from healthcrawl.plugin_system.components import Check, RunInfo, Sink, Source
-    from healthcrawl.fetching.fetcher import OutgoingRequest
+    from healthcrawl.fetching.request import OutgoingRequest
+    from healthcrawl.plugin_system.components import Check, Command, RunInfo, Sink, Source
     from healthcrawl.records import Result
     from healthcrawl.summary import Summary
 
@@ -47,6 +54,16 @@ def healthcrawl_register_sinks(register: Callable[[type["Sink"]], None]) -> None
     ``SinkClass.type_name`` is the name a config's ``sinks[].type`` uses.
     Every implementation is called; the return value is ignored. An exception, or a
     type name another plugin registered too, stops startup with an error naming the plugin.
+    """
+
+
+@hookspec
+def healthcrawl_register_commands(register: Callable[[type["Command"]], None]) -> None:
+    """Register ``healthcrawl`` subcommands by calling ``register(CommandClass)`` once per command.
+
+    ``CommandClass`` subclasses ``healthcrawl.Command``; its ``name`` is what follows ``healthcrawl``.
+    Every implementation is called; the return value is ignored. An exception, or a command
+    name that is taken, stops startup with an error naming the plugin.
     """
 
 

@@ -12,10 +12,12 @@ import importlib.metadata
 import logging
 import os
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import pluggy
 
 from healthcrawl import __version__
+from healthcrawl.errors import describe_error
 from healthcrawl.plugin_system import hookspecs
 
 log = logging.getLogger("healthcrawl")
@@ -49,8 +51,20 @@ class PluginOrigin:
     version: str | None
 
 
+PER_PLUGIN_HOOKS = frozenset({
+    "healthcrawl_register_sources",
+    "healthcrawl_register_checks",
+    "healthcrawl_register_sinks",
+    "healthcrawl_register_commands",
+    "healthcrawl_result",
+    "healthcrawl_crawl_start",
+    "healthcrawl_crawl_finish",
+})
+"""Hooks called for each plugin on its own (``PluginManager.call_per_plugin``), where a wrapper would wrap nothing."""
+
+
 class PluginManager(pluggy.PluginManager):
-    """pluggy's manager plus the origin of each plugin."""
+    """pluggy's manager plus the origin of each plugin and calls that keep plugins apart."""
 
     def __init__(self) -> None:
         super().__init__("healthcrawl")
@@ -63,22 +77,50 @@ class PluginManager(pluggy.PluginManager):
         """Where the plugin called ``name`` came from."""
         return self.origins.get(name, PluginOrigin("registered at run time", None))
 
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register ``plugin`` (see pluggy); refuse one whose hooks healthcrawl could not call as written.
+
+        A function marked ``@hookimpl`` whose name is no healthcrawl hook would never be called, and
+        a wrapper of a hook called per plugin would wrap nothing: both raise ``PluginLoadError``.
+        """
+        registered = super().register(plugin, name)
+        if registered is not None:
+            try:
+                _check_implementations(self, registered)
+            except PluginLoadError:
+                self.unregister(name=registered)
+                raise
+        return registered
+
+    def call_per_plugin(
+        self, hook_name: str, arguments: Callable[[str], dict]
+    ) -> Iterator[tuple[str, Exception | None]]:
+        """Call each implementation of ``hook_name`` through pluggy on its own, in the order plugins registered.
+
+        ``arguments(plugin_name)`` gives the keyword arguments of each call; yields
+        ``(plugin_name, error)`` after each call (``error`` is ``None`` when it returned).
+        """
+        hook = getattr(self.hook, hook_name)
+        for impl in hook.get_hookimpls():
+            others = [plugin for plugin in self.get_plugins() if plugin is not impl.plugin]
+            try:
+                self.subset_hook_caller(hook_name, others)(**arguments(impl.plugin_name))
+            except Exception as error:
+                yield impl.plugin_name, error
+            else:
+                yield impl.plugin_name, None
+
     def notify(self, hook_name: str, **kwargs) -> None:
         """Call every implementation of an observer hook, each on its own.
 
         An exception is logged on one line naming the plugin (with the traceback at debug level);
         the other implementations are still called and the crawl goes on.
         """
-        for impl in reversed(getattr(self.hook, hook_name).get_hookimpls()):  # pluggy's order: last registered first
-            try:
-                impl.function(*(kwargs[name] for name in impl.argnames))
-            except Exception as error:
+        for plugin, error in self.call_per_plugin(hook_name, lambda plugin: kwargs):
+            if error is not None:
                 log.error(
-                    "plugin %r failed in %s: %s",
-                    impl.plugin_name,
-                    hook_name,
-                    describe_error(error),
-                    exc_info=log.isEnabledFor(logging.DEBUG),
+                    "plugin %r failed in %s: %s", plugin, hook_name, describe_error(error),
+                    exc_info=error if log.isEnabledFor(logging.DEBUG) else None,
                 )
 
 
@@ -100,11 +142,10 @@ def create_plugin_manager(load_entry_points: bool = True) -> PluginManager:
         if manager.is_blocked(module_name):
             manager.skipped.add(module_name)
             continue
-        manager.register(importlib.import_module(module_name), name=module_name)
         manager.origins[module_name] = PluginOrigin("built-in", __version__)
+        manager.register(importlib.import_module(module_name), name=module_name)
     if load_entry_points:
         _load_entry_points(manager)
-    _check_hook_names(manager)
     return manager
 
 
@@ -128,31 +169,34 @@ def _load_entry_points(manager: PluginManager) -> None:
                 )
             distributions[name] = dist_name
             where = f"entry point {name} = {entry_point.value} (distribution {dist_name})"
+            manager.origins[name] = PluginOrigin(where, dist.version)
             try:
                 plugin = entry_point.load()
                 manager.register(plugin, name=name)
+            except PluginLoadError:
+                raise
             except Exception as error:
                 raise PluginLoadError(f"plugin {name!r} failed to load from {where}: {describe_error(error)}") from error
-            manager.origins[name] = PluginOrigin(where, dist.version)
 
 
-def _check_hook_names(manager: PluginManager) -> None:
-    """Refuse ``@hookimpl`` functions whose name is no healthcrawl hook (a typo would never be called)."""
-    for caller in vars(manager.hook).values():
-        if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
-            continue
+def _check_implementations(manager: PluginManager, plugin_name: str) -> None:
+    """Refuse what healthcrawl would silently never call: unknown hook names, wrappers of per-plugin hooks."""
+    plugin = manager.get_plugin(plugin_name)
+    where = manager.origin(plugin_name).source
+    for caller in manager.get_hookcallers(plugin) or []:
         for impl in caller.get_hookimpls():
-            if not impl.optionalhook:
+            if impl.plugin is not plugin:
+                continue
+            if not caller.has_spec() and not impl.optionalhook:
                 raise PluginLoadError(
-                    f"plugin {impl.plugin_name!r} ({manager.origin(impl.plugin_name).source}) implements "
-                    f"{caller.name}, which is not a healthcrawl hook"
+                    f"plugin {plugin_name!r} ({where}) implements {caller.name}, which is not a healthcrawl hook"
                 )
-
-
-def describe_error(error: BaseException) -> str:
-    """``Type: message`` on one line (just ``Type`` when the message is empty), for errors naming a plugin."""
-    detail = " ".join(str(error).split())
-    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+            if caller.name in PER_PLUGIN_HOOKS and (impl.wrapper or impl.hookwrapper):
+                raise PluginLoadError(
+                    f"plugin {plugin_name!r} ({where}) implements {caller.name} as a wrapper, which healthcrawl "
+                    f"does not support there: it calls that hook for each plugin on its own, so a wrapper "
+                    f"would wrap nothing (drop wrapper=True)"
+                )
 
 
 _manager: PluginManager | None = None

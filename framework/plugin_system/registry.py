@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from healthcrawl.plugin_system.components import COMPONENT_KINDS, Component
-from healthcrawl.plugin_system.manager import PluginManager, describe_error
+from healthcrawl.errors import describe_error
+from healthcrawl.plugin_system.manager import PluginManager
 
 _REGISTER_HOOKS = {
     "source": "healthcrawl_register_sources",
@@ -36,19 +37,11 @@ class ComponentRegistry:
 
     @classmethod
     def from_plugins(cls, manager: PluginManager) -> "ComponentRegistry":
-        """Call every registration hook, recording which plugin registered which type."""
+        """Call every registration hook through pluggy, one plugin at a time, recording who registered what."""
         found: dict[tuple[str, str], ComponentType] = {}
         for kind, hook_name in _REGISTER_HOOKS.items():
-            for impl in getattr(manager.hook, hook_name).get_hookimpls():
-                try:
-                    impl.function(register=_registrar(kind, impl.plugin_name, found))
-                except RegistrationError:
-                    raise
-                except Exception as error:
-                    where = manager.origin(impl.plugin_name).source
-                    raise RegistrationError(
-                        f"plugin {impl.plugin_name!r} ({where}) failed in {hook_name}: {describe_error(error)}"
-                    ) from error
+            register_for = lambda plugin: {"register": _registrar(kind, plugin, found)}  # noqa: E731
+            raise_registration_errors(manager, hook_name, manager.call_per_plugin(hook_name, register_for))
         return cls(list(found.values()))
 
     def get(self, kind: str, name: str) -> ComponentType | None:
@@ -62,6 +55,16 @@ class ComponentRegistry:
     def all(self) -> list[ComponentType]:
         """Every registered type, sorted by kind and name."""
         return sorted(self._types.values(), key=lambda t: (t.kind, t.name))
+
+
+def raise_registration_errors(manager: PluginManager, hook_name: str, calls) -> None:
+    """Run the calls of a registration hook; the first failure becomes a ``RegistrationError`` naming the plugin."""
+    for plugin, error in calls:
+        if isinstance(error, RegistrationError):
+            raise error
+        if error is not None:
+            where = manager.origin(plugin).source
+            raise RegistrationError(f"plugin {plugin!r} ({where}) failed in {hook_name}: {describe_error(error)}") from error
 
 
 def _registrar(kind: str, plugin: str, found: dict[tuple[str, str], ComponentType]):

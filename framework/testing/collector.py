@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from healthcrawl.plugin_system.components import ComponentContext, Sink
+from healthcrawl.plugin_system.components import Sink
 from healthcrawl.records import Result
 
 
@@ -12,7 +12,7 @@ class ResultCollector(Sink):
     type_name = "memory"
 
     def __init__(self) -> None:
-        super().__init__({}, ComponentContext(base_dir=None, run_id="", settings=None))
+        super().__init__()
         self.results: list[Result] = []
 
     def write(self, results: list[Result]) -> None:

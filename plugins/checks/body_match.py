@@ -7,10 +7,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import Check
-from healthcrawl.configuration.loading import at_least
-from healthcrawl.records import CheckOutcome, Snapshot
+from healthcrawl import Check, CheckOutcome, Snapshot, at_least, hookimpl
 
 
 class BodyMatchOptions(Schema):

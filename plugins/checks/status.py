@@ -7,9 +7,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, post_load
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import Check
-from healthcrawl.records import CheckOutcome, Snapshot
+from healthcrawl import Check, CheckOutcome, Snapshot, hookimpl
 
 _CODE_OR_RANGE = re.compile(r"^\s*(\d{3})\s*(?:-\s*(\d{3}))?\s*$")
 

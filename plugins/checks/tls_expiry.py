@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import Check
-from healthcrawl.configuration.loading import at_least
-from healthcrawl.records import CheckOutcome, Snapshot
+from healthcrawl import Check, CheckOutcome, Snapshot, at_least, hookimpl
 
 
 class TlsExpiryOptions(Schema):

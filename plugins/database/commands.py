@@ -14,13 +14,13 @@ from typing import Iterator
 
 from sqlalchemy import Engine
 
-from healthcrawl.configuration.loading import ConfigError, CrawlConfig, load_config
-from healthcrawl.crawl.engine import Resume
-from healthcrawl.errors import CommandFailed
+from healthcrawl import CommandFailed, ConfigError
+from healthcrawl.configuration.loading import CrawlConfig, load_config
+from healthcrawl.crawl.resume import Resume
 from healthcrawl.plugin_system.registry import ComponentRegistry
 from healthcrawl.plugins.database.storage import DEFAULT_DB
 from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine
-from healthcrawl.plugins.database.storage.history import RunDiff, RunNotFound, RunRecord, diff_runs, done_targets, find_run
+from healthcrawl.plugins.database.storage.history import RunDiff, RunNotFound, RunRecord, diff_runs, done_seqs, find_run
 from healthcrawl.plugins.database.storage.history import as_utc, latest_resumable, list_runs, run_report
 from healthcrawl.plugins.database.storage.migrations import upgrade_schema
 from healthcrawl.plugins.database.storage.replay import replay_spool
@@ -57,7 +57,7 @@ def prepare_resume(config: CrawlConfig, run_id: str | None) -> Resume:
         spool = Path(options["spool_dir"]) / f"{run.id}.jsonl"
         if spool.exists():
             replay_spool(ResultStore(engine), spool)
-        return Resume(run.id, run.started_at, done_targets(engine, run.id))
+        return Resume(run.id, run.started_at, done_seqs(engine, run.id))
 
 
 def command_runs(args, registry: ComponentRegistry) -> None:

@@ -12,12 +12,8 @@ from pathlib import Path
 
 from marshmallow import Schema, fields
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import RunInfo, Sink
-from healthcrawl.configuration.loading import at_least
-from healthcrawl.records import Result
+from healthcrawl import Result, RunInfo, Sink, Summary, at_least, hookimpl
 from healthcrawl.plugins.database.storage import DEFAULT_DB
-from healthcrawl.summary import Summary
 
 
 class DatabaseSinkOptions(Schema):

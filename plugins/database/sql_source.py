@@ -6,11 +6,7 @@ from typing import Iterator
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import Source
-from healthcrawl.configuration.loading import ConfigError, at_least
-from healthcrawl.records import Target
-from healthcrawl.target_parsing import parse_target
+from healthcrawl import ConfigError, Source, Target, at_least, hookimpl, parse_target
 
 
 class SqlSourceOptions(Schema):

@@ -7,10 +7,7 @@ import sys
 
 from marshmallow import Schema, fields
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import RunInfo, Sink
-from healthcrawl.records import Result
-from healthcrawl.summary import Summary
+from healthcrawl import Result, RunInfo, Sink, Summary, hookimpl
 
 
 class JsonlSinkOptions(Schema):

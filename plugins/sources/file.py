@@ -7,11 +7,7 @@ from typing import Iterator
 
 from marshmallow import Schema, fields
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import Source
-from healthcrawl.configuration.loading import ConfigError
-from healthcrawl.records import Target
-from healthcrawl.target_parsing import parse_target
+from healthcrawl import ConfigError, Source, Target, hookimpl, parse_target
 
 
 class FileSourceOptions(Schema):

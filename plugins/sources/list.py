@@ -6,10 +6,7 @@ from typing import Iterator
 
 from marshmallow import Schema, fields
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import Source
-from healthcrawl.records import Target
-from healthcrawl.target_parsing import parse_target
+from healthcrawl import Source, Target, hookimpl, parse_target
 
 
 class ListSourceOptions(Schema):

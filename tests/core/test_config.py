@@ -6,7 +6,8 @@ import textwrap
 
 import pytest
 
-from healthcrawl.configuration.loading import ConfigError, CrawlSettings, build_config, load_config
+from healthcrawl import ConfigError, CrawlSettings
+from healthcrawl.configuration.loading import build_config, load_config
 from healthcrawl.plugin_system.manager import get_plugin_manager
 from healthcrawl.plugin_system.registry import ComponentRegistry
 

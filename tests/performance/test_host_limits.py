@@ -86,7 +86,8 @@ def test_per_host_delay_spaces_the_starts_on_one_host_while_other_hosts_go_on():
 def test_bad_per_host_settings_name_the_key():
     import pytest
 
-    from healthcrawl.configuration.loading import ConfigError, build_config
+    from healthcrawl import ConfigError
+    from healthcrawl.configuration.loading import build_config
     from healthcrawl.plugin_system.manager import get_plugin_manager
     from healthcrawl.plugin_system.registry import ComponentRegistry
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from healthcrawl.configuration.loading import ConfigError, build_config
+from healthcrawl import ConfigError
+from healthcrawl.configuration.loading import build_config
 from healthcrawl.plugin_system.manager import get_plugin_manager
 from healthcrawl.plugin_system.registry import ComponentRegistry
 from healthcrawl.testing.crawl import records_by_target, run_crawl

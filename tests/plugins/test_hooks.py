@@ -7,7 +7,7 @@ from marshmallow import Schema, fields
 
 from healthcrawl import hookimpl
 from healthcrawl.plugin_system.components import Check, Sink, Source
-from healthcrawl.configuration.loading import ConfigError
+from healthcrawl import ConfigError
 from healthcrawl.target_parsing import parse_target
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from healthcrawl import hookimpl
 from healthcrawl.plugin_system.components import Check
-from healthcrawl.configuration.loading import ConfigError
+from healthcrawl import ConfigError
 
 
 def checks_plugin(*check_classes):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, text
 
 from healthcrawl.plugin_system.components import ComponentContext
-from healthcrawl.configuration.loading import ConfigError
+from healthcrawl import ConfigError
 from healthcrawl.plugins.database.sql_source import SqlSource, SqlSourceOptions
 from healthcrawl.plugins.database.storage.engines import open_engine
 from healthcrawl.testing.crawl import records_by_target, run_crawl, run_crawl_outcome

@@ -73,7 +73,7 @@ def test_register_plugin_registers_for_one_test_only(pytester):
 
         from healthcrawl import hookimpl
         from healthcrawl.plugin_system.components import Check
-        from healthcrawl.configuration.loading import ConfigError
+        from healthcrawl import ConfigError
 
         class HeaderOptions(Schema):
             name = fields.String(required=True)

@@ -9,6 +9,7 @@ from typing import Iterator
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import aliased
 
+from healthcrawl.crawl.sequence import SeqSet
 from healthcrawl.plugins.database.storage.schema import CheckOutcomeRow, ResultRow, Run
 
 RESUMABLE_STATES = ("interrupted", "failed")
@@ -75,11 +76,14 @@ def latest_resumable(engine: Engine, config: str) -> RunRecord | None:
     return RunRecord(*row) if row else None
 
 
-def done_targets(engine: Engine, run_id: str) -> set[str]:
-    """The targets that already have a result in the run."""
-    query = select(ResultRow.target).where(ResultRow.run_id == run_id).execution_options(yield_per=STREAM_ROWS)
+def done_seqs(engine: Engine, run_id: str) -> SeqSet:
+    """The sequence numbers of the targets that already have a result in the run, read in order."""
+    query = (
+        select(ResultRow.seq).where(ResultRow.run_id == run_id).order_by(ResultRow.seq)
+        .execution_options(yield_per=STREAM_ROWS)
+    )
     with engine.connect() as connection:
-        return set(connection.execute(query).scalars())
+        return SeqSet(connection.execute(query).scalars())
 
 
 @dataclass(frozen=True)

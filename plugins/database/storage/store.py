@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, case, func, insert, select, update
 
-from healthcrawl.plugin_system.components import RunInfo
-from healthcrawl.records import Result
+from healthcrawl import Result, RunInfo
+
 from healthcrawl.plugins.database.storage.copy import copy_rows
 from healthcrawl.plugins.database.storage.migrations import upgrade_schema
 from healthcrawl.plugins.database.storage.schema import CheckOutcomeRow, ResultRow, Run
@@ -56,7 +56,6 @@ class ResultStore:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._next_seq = 0
         self._use_copy = engine.dialect.driver == "psycopg2"
 
     def prepare(self) -> None:
@@ -80,24 +79,20 @@ class ResultStore:
             )
 
     def resume_run(self, run_id: str) -> None:
-        """Mark an earlier run ``running`` again; new results are numbered after its last one."""
+        """Mark an earlier run ``running`` again."""
         with self.engine.begin() as connection:
             connection.execute(update(Run).where(Run.id == run_id).values(state="running", finished_at=None))
-            last = connection.execute(select(func.max(ResultRow.seq)).where(ResultRow.run_id == run_id)).scalar()
-        self._next_seq = 0 if last is None else last + 1
 
     def batch(self, results: list[Result]) -> Batch:
-        """Number ``results`` and turn them into rows (nothing is written yet)."""
-        seq = self._next_seq
-        self._next_seq += len(results)
+        """Turn ``results`` into rows, keyed by their target's sequence number (nothing is written yet)."""
         result_rows, outcome_rows = [], []
-        for offset, result in enumerate(results):
-            result_rows.append(result_row(result, seq + offset))
+        for result in results:
+            result_rows.append(result_row(result, result.seq))
             for position, check in enumerate(result.checks):
                 outcome_rows.append(
                     {
                         "run_id": result.run_id,
-                        "seq": seq + offset,
+                        "seq": result.seq,
                         "position": position,
                         "name": check.name,
                         "ok": check.ok,

@@ -1,7 +1,7 @@
 """The security_headers check against real loopback servers (fixtures from healthcrawl's pytest plugin)."""
 
 import pytest
-from healthcrawl.configuration.loading import ConfigError
+from healthcrawl import ConfigError
 from healthcrawl.testing.crawl import records_by_target
 
 GOOD = {

@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from healthcrawl.configuration.loading import ConfigError
+from healthcrawl import ConfigError
 from healthcrawl.testing.servers import free_port
 
 

@@ -1,0 +1,170 @@
+"""The ``crawl`` section of a config: ``CrawlSettings`` and the schema that validates it.
+
+Each setting's default is written once, on the dataclass; the schema reads it from there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+from dataclasses import dataclass, field
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from healthcrawl import __version__
+from healthcrawl.fetching.resolver import RESOLVERS, split_nameserver
+
+
+def at_least(minimum: float) -> validate.Range:
+    """A ``Range`` validator whose message reads ``must be at least N``."""
+    return validate.Range(min=minimum, error="must be at least {min}")
+
+
+class VerifyField(fields.Field):
+    """``true``, ``false`` or the path of a CA bundle file."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):  # e.g. from ${VERIFY:-true}
+            return value.lower() == "true"
+        if isinstance(value, str) and value:
+            if not os.path.exists(value):
+                raise ValidationError(f"no CA bundle at {value}")
+            return value
+        raise ValidationError("must be true, false or the path of a CA bundle")
+
+
+def default_workers() -> int:
+    """``crawl.workers`` when not set: the number of CPUs."""
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    """The ``crawl`` section: how targets are fetched. Every field's default is the setting's default."""
+
+    concurrency: int = 256
+    timeout: float = 10.0
+    linger: bool = True
+    verify: bool | str = True
+    max_body_bytes: int = 1_048_576
+    max_redirects: int = 10
+    user_agent: str = f"healthcrawl/{__version__}"
+    proxy: str | None = None
+    nameservers: tuple[str, ...] = ()
+    resolver: str = "thread"
+    per_host_concurrency: int | None = None
+    per_host_delay: float = 0.0
+    batch_size: int = 500
+    workers: int = field(default_factory=default_workers)
+
+
+def _default(name: str):
+    """The default of setting ``name``, as marshmallow's ``load_default`` wants it (a callable for factories)."""
+    spec = CrawlSettings.__dataclass_fields__[name]
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory
+    return list(spec.default) if isinstance(spec.default, tuple) else spec.default
+
+
+class CrawlSettingsSchema(Schema):
+    """Schema of the ``crawl`` section."""
+
+    class Meta:
+        unknown = RAISE
+
+    concurrency = fields.Integer(
+        load_default=_default("concurrency"), validate=at_least(1),
+        metadata={"description": "Greenlets in the pool: targets fetched at once."},
+    )
+    timeout = fields.Float(
+        load_default=_default("timeout"),
+        validate=validate.Range(min=0, min_inclusive=False, error="must be more than 0"),
+        metadata={"description": "Seconds: one hard deadline per target (DNS, connect, TLS, headers, body, all redirects)."},
+    )
+    linger = fields.Boolean(
+        load_default=_default("linger"),
+        metadata={"description": "Set SO_LINGER(0) on every socket, so closing sends RST and leaves no TIME_WAIT."},
+    )
+    verify = VerifyField(
+        load_default=_default("verify"),
+        metadata={"description": "Verify TLS certificates; with a path, against the CA certificates in that file."},
+    )
+    max_body_bytes = fields.Integer(
+        load_default=_default("max_body_bytes"),
+        validate=at_least(0),
+        metadata={"description": "Body bytes read for checks (after decompression); the rest is never read."},
+    )
+    max_redirects = fields.Integer(
+        load_default=_default("max_redirects"), validate=at_least(0),
+        metadata={"description": "Redirects followed before too_many_redirects."},
+    )
+    user_agent = fields.String(
+        load_default=_default("user_agent"), metadata={"description": "User-Agent header of every request."}
+    )
+    proxy = fields.String(
+        load_default=_default("proxy"),
+        allow_none=True,
+        validate=validate.Regexp(r"^(https?|socks5h?|socks4a?)://", error="must be an http, https or socks URL"),
+        metadata={"description": "An http(s):// or socks5(h)://, socks4(a):// proxy URL for every request (socks needs the socks extra)."},
+    )
+    nameservers = fields.List(
+        fields.String(),
+        load_default=_default("nameservers"),
+        metadata={"description": '"ip[:port]" nameservers to resolve with instead of the system resolver.'},
+    )
+    resolver = fields.String(
+        load_default=_default("resolver"),
+        validate=validate.OneOf(RESOLVERS, error="must be one of: {choices}"),
+        metadata={
+            "description": "How names are resolved (cached for the run): thread (getaddrinfo in gevent's thread pool; "
+            "with nameservers, a stub resolver asking them) or ares (c-ares, any number of lookups at once)."
+        },
+    )
+    per_host_concurrency = fields.Integer(
+        load_default=_default("per_host_concurrency"),
+        allow_none=True,
+        validate=at_least(1),
+        metadata={"description": "At most this many targets of one host in flight at once (default: no limit)."},
+    )
+    per_host_delay = fields.Float(
+        load_default=_default("per_host_delay"),
+        validate=at_least(0),
+        metadata={"description": "Seconds between the starts of two targets of one host (default 0)."},
+    )
+    batch_size = fields.Integer(
+        load_default=_default("batch_size"), validate=at_least(1),
+        metadata={"description": "Results per batch handed to the sinks."},
+    )
+    workers = fields.Integer(
+        load_default=_default("workers"),
+        validate=at_least(1),
+        metadata={
+            "description": "Processes that fetch, each with its own gevent pool (default: the number of CPUs); "
+            "concurrency is shared out among them."
+        },
+    )
+
+    @validates_schema
+    def nameservers_are_addresses(self, data: dict, **kwargs) -> None:
+        ports = set()
+        for spec in data.get("nameservers") or ():
+            try:
+                ports.add(split_nameserver(spec)[1])
+            except ValueError:
+                raise ValidationError(f"{spec!r} is not an \"ip\" or \"ip:port\" nameserver", "nameservers") from None
+        if data.get("resolver") == "ares" and len(ports) > 1:
+            raise ValidationError("with resolver ares, every nameserver must use the same port", "nameservers")
+
+    @validates_schema
+    def socks_support_is_installed(self, data: dict, **kwargs) -> None:
+        proxy = data.get("proxy") or ""
+        if proxy.startswith("socks") and importlib.util.find_spec("socks") is None:
+            raise ValidationError("a socks proxy needs PySocks: pip install 'healthcrawl[socks]'", "proxy")
+
+    @post_load
+    def make_settings(self, data: dict, **kwargs) -> CrawlSettings:
+        data["nameservers"] = tuple(data["nameservers"])
+        return CrawlSettings(**data)
