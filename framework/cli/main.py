@@ -22,15 +22,17 @@ from healthcrawl.errors import CommandFailed
 from healthcrawl.cli.example_crawls import ExampleError, copy_example, get_example, list_examples, prepared_example
 from healthcrawl.plugin_system.manager import DISABLE_ENV, PluginLoadError, disabled_plugin_names, get_plugin_manager
 from healthcrawl.cli.progress import ProgressBar
-from healthcrawl.plugin_system.registry import ComponentRegistry, RegistrationError
+from healthcrawl.plugin_system.components import Command
+from healthcrawl.plugin_system.registry import ComponentRegistry, RegistrationError, raise_registration_errors
 from healthcrawl.cli.tables import format_table
-from healthcrawl.plugins.database.storage import DEFAULT_DB
 from healthcrawl.target_parsing import parse_target
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+BUILT_IN_COMMANDS = ("run", "check", "validate", "plugins", "examples")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,47 +102,35 @@ def build_parser() -> argparse.ArgumentParser:
     example_copy.add_argument("destination", metavar="DEST", nargs="?", help="new folder (default: ./NAME)")
     example_copy.set_defaults(command=command_examples_copy)
 
-    runs = commands.add_parser("runs", help="list the runs stored in a database")
-    runs.add_argument("--limit", type=int, default=None, help="show only the newest N runs")
-    add_database_arguments(runs)
-    runs.set_defaults(command=_history("command_runs"))
-
-    show = commands.add_parser("show", help="summarise one stored run")
-    show.add_argument("run_id", metavar="RUN_ID", help="a run id, or a unique prefix of one")
-    add_database_arguments(show)
-    show.set_defaults(command=_history("command_show"))
-
-    diff = commands.add_parser("diff", help="compare two stored runs target by target")
-    diff.add_argument("run_a", metavar="RUN_A", help="the earlier run (an id or a unique prefix)")
-    diff.add_argument("run_b", metavar="RUN_B", help="the later run (an id or a unique prefix)")
-    diff.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
-    add_database_arguments(diff)
-    diff.set_defaults(command=_history("command_diff"))
-
-    replay = commands.add_parser("replay", help="write results spooled during a database outage")
-    replay.add_argument("spool", metavar="SPOOL", help="the spool file named by the failed run")
-    add_database_arguments(replay)
-    replay.set_defaults(command=_history("command_replay"))
+    for command in plugin_commands(get_plugin_manager()):
+        sub = commands.add_parser(command.name, help=command.help)
+        command.add_arguments(sub)
+        sub.set_defaults(command=command.run)
     return parser
 
 
-def add_database_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--db URL`` or ``--config CONFIG``, for the commands that read a results database."""
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--db", metavar="URL", help=f"database URL (default {DEFAULT_DB})")
-    where.add_argument("--config", metavar="CONFIG", help="use the database of this config's sqlalchemy sink")
+def plugin_commands(manager) -> list[Command]:
+    """One instance of every command the plugins register through ``healthcrawl_register_commands``.
 
+    A name taken by a built-in command or by another plugin stops startup with an error naming the plugin.
+    """
+    found: dict[str, tuple[str, type[Command]]] = {name: ("healthcrawl", None) for name in BUILT_IN_COMMANDS}
 
-def _history(name: str):
-    """The history command ``name``, imported only when it runs (it needs SQLAlchemy and Alembic)."""
+    def registrar(plugin: str):
+        def register(command: type[Command]) -> None:
+            if not (isinstance(command, type) and issubclass(command, Command)):
+                raise RegistrationError(f"plugin {plugin!r} registered {command!r} as a command, which is not a Command subclass")
+            clash = found.get(command.name)
+            if clash is not None:
+                owner = "a built-in command" if clash[1] is None else f"plugin {clash[0]!r}"
+                raise RegistrationError(f"command {command.name!r} is registered twice: by {owner} and by plugin {plugin!r}")
+            found[command.name] = (plugin, command)
 
-    def run(args) -> int:
-        from healthcrawl.plugins.database import commands as history_commands
+        return {"register": register}
 
-        getattr(history_commands, name)(args, _registry())
-        return EXIT_OK
-
-    return run
+    hook_name = "healthcrawl_register_commands"
+    raise_registration_errors(manager, hook_name, manager.call_per_plugin(hook_name, registrar))
+    return [command() for _, command in found.values() if command is not None]
 
 
 def _registry() -> ComponentRegistry:
@@ -149,15 +139,10 @@ def _registry() -> ComponentRegistry:
 
 def command_run(args) -> int:
     config = load_config(args.config, _registry())
-    resume = None
-    if args.resume is not None:
-        from healthcrawl.plugins.database.commands import prepare_resume
-
-        resume = prepare_resume(config, args.resume or None)
-    return _run_and_report(config, table=False, quiet=args.quiet, resume=resume)
+    return _run_and_report(config, table=False, quiet=args.quiet, resume=args.resume)
 
 
-def _run_and_report(config, table: bool, quiet: bool = False, resume=None) -> int:
+def _run_and_report(config, table: bool, quiet: bool = False, resume: str | None = None) -> int:
     """Crawl ``config``, print the run id (and with ``table`` one row per target) and the summary."""
     collector = ResultCollector()
     extra_sinks: list = [collector] if table else []

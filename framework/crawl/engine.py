@@ -21,13 +21,11 @@ from healthcrawl.crawl.resume import Resume
 from healthcrawl.errors import ConfigError
 from healthcrawl.errors import CommandFailed, one_line
 from healthcrawl.process_setup import ensure_open_file_limit
-from healthcrawl.fetching.fetcher import Fetcher, OutgoingRequest
+from healthcrawl.fetching.fetcher import Fetcher, OutgoingRequest, build_fetcher
 from healthcrawl.fetching.host_limits import HostLimiter
 from healthcrawl.records import CheckOutcome, Result, Snapshot, Target, Timings
 from healthcrawl.plugin_system.manager import PluginManager, get_plugin_manager
-from healthcrawl.fetching.resolver import build_resolver
 from healthcrawl.summary import Summary
-from healthcrawl.fetching.transport import Transport
 from healthcrawl.crawl.forked_executor import Channel, Outbox, WorkerGroup, serve_worker
 from healthcrawl.crawl.writer import ResultWriter
 
@@ -61,20 +59,21 @@ class Crawl:
         manager: PluginManager | None = None,
         run_id: str | None = None,
         extra_sinks: list[Sink] = (),
-        resume: Resume | None = None,
+        resume: str | None = None,
     ):
         """``extra_sinks`` are sink instances added to the configured ones (e.g. a ``ResultCollector``);
-        ``resume`` continues an earlier run, skipping the targets it already has results for."""
+        ``resume`` continues an earlier run (a run id or unique prefix; ``""`` for the config's latest
+        unfinished run), skipping the targets it already has results for."""
         self.config = config
         self.manager = manager or get_plugin_manager()
         self.settings = config.settings
-        self.resume = resume
+        self.resume = None if resume is None else find_resume(config, resume or None)
         self.run_info = RunInfo(
-            run_id=resume.run_id if resume else run_id or uuid.uuid4().hex,
+            run_id=self.resume.run_id if self.resume else run_id or uuid.uuid4().hex,
             config_name=config.name,
-            started_at=resume.started_at if resume else datetime.now(timezone.utc),
+            started_at=self.resume.started_at if self.resume else datetime.now(timezone.utc),
             settings=config.settings,
-            resumed=resume is not None,
+            resumed=self.resume is not None,
         )
         context = ComponentContext(base_dir=config.base_dir, run_id=self.run_info.run_id, settings=config.settings)
         self.sources: list[Source] = _instantiate(config.sources, context)
@@ -153,7 +152,7 @@ class Crawl:
                 self._pool.spawn(self._check_target, fetcher, writer, target)
             self._pool.join()
         finally:
-            fetcher.transport.close()
+            fetcher.close()
 
     def _crawl_in_workers(self, writer: ResultWriter) -> None:
         """Fork ``workers`` processes that fetch; this one only feeds them and writes their results."""
@@ -174,30 +173,11 @@ class Crawl:
         try:
             serve_worker(channel, concurrency, lambda target, outbox: self._check_target(fetcher, outbox, target))
         finally:
-            fetcher.transport.close()
+            fetcher.close()
 
     def _build_fetcher(self, concurrency: int) -> Fetcher:
-        """A fetcher with its own resolver and transport (close ``fetcher.transport`` when done)."""
-        resolver = build_resolver(self.settings.resolver, list(self.settings.nameservers), self.settings.timeout)
-        transport = Transport(
-            resolver,
-            linger=self.settings.linger,
-            verify=self.settings.verify,
-            user_agent=self.settings.user_agent,
-            proxy=self.settings.proxy,
-            pool_size=max(concurrency, 10),
-        )
-        fetcher = Fetcher(
-            transport,
-            resolver,
-            timeout=self.settings.timeout,
-            max_body_bytes=self.settings.max_body_bytes,
-            max_redirects=self.settings.max_redirects,
-            linger=self.settings.linger,
-            prepare_request=self._prepare_request,
-            host_limiter=self._host_limiter(),
-        )
-        return fetcher
+        """A fetcher with its own resolver and transport (close it when done)."""
+        return build_fetcher(self.settings, pool_size=concurrency, prepare_request=self._prepare_request)
 
     def _host_limiter(self) -> HostLimiter:
         """The per-host limits of the settings (``active`` says whether there are any)."""
@@ -257,6 +237,15 @@ class Crawl:
 
     def _observe(self, result: Result) -> None:
         self.manager.notify("healthcrawl_result", result=result)
+
+
+def find_resume(config: CrawlConfig, run_id: str | None) -> Resume:
+    """Ask the config's sinks which run to continue; the first sink type that keeps results answers."""
+    for spec in config.sinks:
+        resume = spec.type.cls.find_resume(spec.options, config.name, run_id)
+        if resume is not None:
+            return resume
+    raise ConfigError([f"--resume needs a sink that keeps results (none of the sinks of {config.name} does)"])
 
 
 def _instantiate(specs, context: ComponentContext) -> list:

@@ -11,16 +11,45 @@ import gevent
 import requests
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
+from healthcrawl.configuration.settings import CrawlSettings
 from healthcrawl.fetching.error_kinds import classify, classify_deadline
 from healthcrawl.fetching.request import OutgoingRequest
 from healthcrawl.fetching.host_limits import HostLimiter
 from healthcrawl.records import Snapshot, Target, Timings
-from healthcrawl.fetching.resolver import Resolver
+from healthcrawl.fetching.resolver import Resolver, build_resolver
 from healthcrawl.fetching.tls_facts import describe_certificate, fetch_unverified_certificate
 from healthcrawl.fetching.transport import LINGER_ZERO, PhaseRecorder, Transport, start_recording, stop_recording
 
 READ_CHUNK = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def build_fetcher(
+    settings: CrawlSettings, *, pool_size: int, prepare_request: Callable[[OutgoingRequest], None]
+) -> "Fetcher":
+    """A fetcher for the crawl's settings, with its own resolver and transport (``close()`` it when done).
+
+    Build one per process that fetches, after any fork: it holds sockets and the event loop's resolver.
+    """
+    resolver = build_resolver(settings.resolver, list(settings.nameservers), settings.timeout)
+    transport = Transport(
+        resolver,
+        linger=settings.linger,
+        verify=settings.verify,
+        user_agent=settings.user_agent,
+        proxy=settings.proxy,
+        pool_size=max(pool_size, 10),
+    )
+    return Fetcher(
+        transport,
+        resolver,
+        timeout=settings.timeout,
+        max_body_bytes=settings.max_body_bytes,
+        max_redirects=settings.max_redirects,
+        linger=settings.linger,
+        prepare_request=prepare_request,
+        host_limiter=HostLimiter(settings.per_host_concurrency, settings.per_host_delay),
+    )
 
 
 class Fetcher:
@@ -46,6 +75,10 @@ class Fetcher:
         self.linger = linger
         self.prepare_request = prepare_request
         self.host_limiter = host_limiter if host_limiter is not None and host_limiter.active else None
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.transport.close()
 
     def fetch(self, target: Target) -> Snapshot:
         """Fetch ``target`` and describe the outcome; never raises for network trouble.

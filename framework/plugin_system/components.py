@@ -137,13 +137,14 @@ class Sink(Component):
     def close(self, run: RunInfo, summary: "Summary", state: str) -> None:
         """Finish: ``state`` is ``completed``, ``interrupted`` or ``failed``."""
 
-    def find_resume(self, config_name: str, run_id: str | None) -> "Resume | None":
+    @classmethod
+    def find_resume(cls, options: Any, config_name: str, run_id: str | None) -> "Resume | None":
         """For ``run --resume``: the run to continue and the sequence numbers it has results for.
 
-        ``run_id`` is the run (or a unique prefix) the user named, else ``None``: the latest
-        unfinished run of ``config_name``. ``None`` (the default) means this sink keeps no results
-        to resume from; raise ``CommandFailed`` when it does but there is nothing to resume.
-        Called before ``open``.
+        ``options`` are the sink's loaded options; ``run_id`` is the run (or a unique prefix) the
+        user named, else ``None``: the latest unfinished run of ``config_name``. ``None`` (the
+        default) means this sink type keeps no results to resume from; raise ``CommandFailed``
+        when it does but there is nothing to resume. Called before any sink is built.
         """
         return None
 

@@ -29,12 +29,11 @@ DEFAULT_PLUGINS = (
     "healthcrawl.plugins.sources.file",
     "healthcrawl.plugins.sources.list",
     "healthcrawl.plugins.sources.csv",
-    "healthcrawl.plugins.database.sql_source",
     "healthcrawl.plugins.checks.status",
     "healthcrawl.plugins.checks.body_match",
     "healthcrawl.plugins.checks.tls_expiry",
-    "healthcrawl.plugins.database.sink",
     "healthcrawl.plugins.sinks.jsonl",
+    "healthcrawl.plugins.database",
 )
 
 

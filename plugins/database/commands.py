@@ -1,186 +1,73 @@
-"""The run-history commands (``runs``, ``show``, ``diff``, ``replay``) and finding the run ``run --resume`` continues.
+"""The run-history commands the database plugin adds to ``healthcrawl``: runs, show, diff, replay.
 
-Each command reads the database given by ``--db URL``, or the ``sqlalchemy`` sink of
-``--config CONFIG``, or ``sqlite:///healthcrawl.db``.
+These classes only declare arguments; ``history_output`` (which needs SQLAlchemy) is imported
+when a command runs, so listing the commands costs nothing.
 """
 
 from __future__ import annotations
 
-import json
-from contextlib import contextmanager
-from dataclasses import asdict
-from pathlib import Path
-from typing import Iterator
+import argparse
 
-from sqlalchemy import Engine
-
-from healthcrawl import CommandFailed, ConfigError
-from healthcrawl.configuration.loading import CrawlConfig, load_config
-from healthcrawl.crawl.resume import Resume
-from healthcrawl.plugin_system.registry import ComponentRegistry
+from healthcrawl import Command
 from healthcrawl.plugins.database.storage import DEFAULT_DB
-from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine
-from healthcrawl.plugins.database.storage.history import RunDiff, RunNotFound, RunRecord, diff_runs, done_seqs, find_run
-from healthcrawl.plugins.database.storage.history import as_utc, latest_resumable, list_runs, run_report
-from healthcrawl.plugins.database.storage.migrations import upgrade_schema
-from healthcrawl.plugins.database.storage.replay import replay_spool
-from healthcrawl.plugins.database.storage.store import ResultStore
-from healthcrawl.cli.tables import format_table
-
-DATABASE_SINK = "sqlalchemy"
 
 
-class HistoryError(CommandFailed):
-    """A history command cannot do what was asked; the message is one line."""
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--db URL`` or ``--config CONFIG``, for the commands that read a results database."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--db", metavar="URL", help=f"database URL (default {DEFAULT_DB})")
+    where.add_argument("--config", metavar="CONFIG", help="use the database of this config's sqlalchemy sink")
 
 
-def database_options(config: CrawlConfig) -> dict | None:
-    """The options of the config's first ``sqlalchemy`` sink, if it has one."""
-    for spec in config.sinks:
-        if spec.type.name == DATABASE_SINK:
-            return spec.options
-    return None
+class HistoryCommand(Command):
+    """A command that reads a results database; ``run`` calls ``history_output.command_NAME``."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_database_arguments(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from healthcrawl.plugins.database import history_output
+
+        getattr(history_output, f"command_{self.name}")(args)
+        return 0
 
 
-def prepare_resume(config: CrawlConfig, run_id: str | None) -> Resume:
-    """Find the run to continue (``run_id``, or the config's latest interrupted one), write its
-    spooled results if any, and collect the targets it already has results for."""
-    options = database_options(config)
-    if options is None:
-        raise ConfigError([f"--resume needs a {DATABASE_SINK} sink in {config.name}"])
-    with _database(options["url"]) as engine:
-        run = find_run(engine, run_id) if run_id else latest_resumable(engine, config.name)
-        if run is None:
-            raise HistoryError(f"no interrupted or failed run of {config.name} to resume")
-        if run.state == "completed":
-            raise HistoryError(f"run {run.id} completed: there is nothing to resume")
-        spool = Path(options["spool_dir"]) / f"{run.id}.jsonl"
-        if spool.exists():
-            replay_spool(ResultStore(engine), spool)
-        return Resume(run.id, run.started_at, done_seqs(engine, run.id))
+class RunsCommand(HistoryCommand):
+    name = "runs"
+    help = "list the runs stored in a database"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--limit", type=int, default=None, help="show only the newest N runs")
+        super().add_arguments(parser)
 
 
-def command_runs(args, registry: ComponentRegistry) -> None:
-    runs = _with_engine(args, registry, lambda engine: list_runs(engine, args.limit))
-    rows = [("RUN", "CONFIG", "STARTED", "DURATION", "TARGETS", "OK", "FAILED", "STATE")]
-    rows += [
-        (run.id, run.config, _time(run.started_at), _duration(run), str(run.targets), str(run.ok), str(run.failed),
-         run.state)
-        for run in runs
-    ]
-    print(format_table(rows))
+class ShowCommand(HistoryCommand):
+    name = "show"
+    help = "summarise one stored run"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("run_id", metavar="RUN_ID", help="a run id, or a unique prefix of one")
+        super().add_arguments(parser)
 
 
-def command_show(args, registry: ComponentRegistry) -> None:
-    report = _with_engine(args, registry, lambda engine: run_report(engine, args.run_id))
-    run = report.run
-    lines = [
-        f"run {run.id} ({run.state})",
-        f"config:   {run.config}",
-        f"started:  {_time(run.started_at)}   duration: {_duration(run)}",
-        f"targets:  {run.targets}   ok: {run.ok}   failed: {run.failed}",
-    ]
-    sections = (
-        ("errors by kind:", [(kind, str(n)) for kind, n in report.by_error_kind]),
-        ("failed checks:", [(name, str(n)) for name, n in report.by_failed_check]),
-        ("slowest targets:", [(f"{ms:.1f} ms", target) for target, ms in report.slowest]),
-        ("certificates expiring soonest:", [(f"{days} days", f"{target} ({not_after})")
-                                            for target, days, not_after in report.expiring]),
-    )
-    for title, rows in sections:
-        if rows:
-            lines.append(title)
-            lines.extend("  " + line for line in format_table(rows).splitlines())
-    print("\n".join(lines))
+class DiffCommand(HistoryCommand):
+    name = "diff"
+    help = "compare two stored runs target by target"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("run_a", metavar="RUN_A", help="the earlier run (an id or a unique prefix)")
+        parser.add_argument("run_b", metavar="RUN_B", help="the later run (an id or a unique prefix)")
+        parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
+        super().add_arguments(parser)
 
 
-def command_diff(args, registry: ComponentRegistry) -> None:
-    diff = _with_engine(args, registry, lambda engine: diff_runs(engine, args.run_a, args.run_b))
-    print(json.dumps(diff_json(diff), indent=2) if args.format == "json" else diff_text(diff))
+class ReplayCommand(HistoryCommand):
+    name = "replay"
+    help = "write results spooled during a database outage"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("spool", metavar="SPOOL", help="the spool file named by the failed run")
+        super().add_arguments(parser)
 
 
-def command_replay(args, registry: ComponentRegistry) -> None:
-    replayed = _with_engine(args, registry, lambda engine: replay_spool(ResultStore(engine), Path(args.spool)))
-    ended = f"; run {replayed.run_end.run_id} recorded as {replayed.run_end.state}" if replayed.run_end else ""
-    print(f"{args.spool}: {replayed.written} results written, {replayed.skipped} already stored{ended}")
-
-
-def diff_json(diff: RunDiff) -> dict:
-    """The diff as JSON-ready data: the two runs, then one list per section."""
-    headings = {
-        "newly_failing": ("target", "before", "after"),
-        "recovered": ("target", "before", "after"),
-        "status_changed": ("target", "before", "after"),
-        "error_kind_changed": ("target", "before", "after"),
-        "tls_expiry_crossed": ("target", "days_left_before", "days_left_after"),
-    }
-    data = {"a": _run_json(diff.a), "b": _run_json(diff.b)}
-    for section in RunDiff.SECTIONS:
-        items = getattr(diff, section)
-        keys = headings.get(section)
-        data[section] = [dict(zip(keys, item)) for item in items] if keys else list(items)
-    return data
-
-
-def diff_text(diff: RunDiff) -> str:
-    """The diff as text: a heading and a table per non-empty section."""
-    lines = [f"a: run {diff.a.id} ({diff.a.config}, {_time(diff.a.started_at)})",
-             f"b: run {diff.b.id} ({diff.b.config}, {_time(diff.b.started_at)})"]
-    for section in RunDiff.SECTIONS:
-        items = getattr(diff, section)
-        lines.append(f"{section.replace('_', ' ')}: {len(items)}")
-        rows = [(item,) if isinstance(item, str) else tuple(_cell(v) for v in item) for item in items]
-        lines.extend("  " + line for line in format_table(rows).splitlines() if rows)
-    return "\n".join(lines)
-
-
-def _with_engine(args, registry: ComponentRegistry, work):
-    url = args.db or DEFAULT_DB
-    if args.config:
-        options = database_options(load_config(args.config, registry))
-        if options is None:
-            raise ConfigError([f"{args.config}: has no {DATABASE_SINK} sink"])
-        url = options["url"]
-    with _database(url) as engine:
-        return work(engine)
-
-
-@contextmanager
-def _database(url: str) -> Iterator[Engine]:
-    """An engine for ``url`` whose database answers and has the newest schema; an unknown run id
-    becomes a ``HistoryError``."""
-    engine = open_engine(url)
-    try:
-        try:
-            with engine.connect():
-                pass
-        except Exception as error:
-            raise DatabaseUnavailable(f"cannot reach the database: {one_line(error)}") from None
-        upgrade_schema(engine)
-        yield engine
-    except RunNotFound as error:
-        raise HistoryError(str(error)) from None
-    finally:
-        engine.dispose()
-
-
-def _run_json(run: RunRecord) -> dict:
-    data = asdict(run)
-    data["started_at"] = _time(run.started_at)
-    data["finished_at"] = _time(run.finished_at) if run.finished_at else None
-    data["duration_s"] = run.duration
-    return data
-
-
-def _time(moment) -> str:
-    return as_utc(moment).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _duration(run: RunRecord) -> str:
-    return "-" if run.duration is None else f"{run.duration:.1f}s"
-
-
-def _cell(value) -> str:
-    return "-" if value is None else str(value)
-
-
+HISTORY_COMMANDS = (RunsCommand, ShowCommand, DiffCommand, ReplayCommand)

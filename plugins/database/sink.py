@@ -12,7 +12,7 @@ from pathlib import Path
 
 from marshmallow import Schema, fields
 
-from healthcrawl import Result, RunInfo, Sink, Summary, at_least, hookimpl
+from healthcrawl import Result, RunInfo, Sink, Summary, at_least
 from healthcrawl.plugins.database.storage import DEFAULT_DB
 
 
@@ -71,6 +71,27 @@ class DatabaseSink(Sink):
         finally:
             self.delivery.store.engine.dispose()
 
+    @classmethod
+    def find_resume(cls, options, config_name: str, run_id: str | None):
+        """The run to continue (``run_id``, or the config's latest interrupted one), after writing its
+        spooled results if any, with the sequence numbers of the targets it already has results for."""
+        from healthcrawl.crawl.resume import Resume
+        from healthcrawl.plugins.database.history_output import HistoryError, database
+        from healthcrawl.plugins.database.storage.history import done_seqs, find_run, latest_resumable
+        from healthcrawl.plugins.database.storage.replay import replay_spool
+        from healthcrawl.plugins.database.storage.store import ResultStore
+
+        with database(options["url"]) as engine:
+            run = find_run(engine, run_id) if run_id else latest_resumable(engine, config_name)
+            if run is None:
+                raise HistoryError(f"no interrupted or failed run of {config_name} to resume")
+            if run.state == "completed":
+                raise HistoryError(f"run {run.id} completed: there is nothing to resume")
+            spool = Path(options["spool_dir"]) / f"{run.id}.jsonl"
+            if spool.exists():
+                replay_spool(ResultStore(engine), spool)
+            return Resume(run.id, run.started_at, done_seqs(engine, run.id))
+
     def _replay_hint(self, run: RunInfo, spool) -> str:
         from healthcrawl.plugins.database.storage.engines import display_url
 
@@ -78,7 +99,3 @@ class DatabaseSink(Sink):
             return f"healthcrawl replay {spool.path} --config {run.config_name}"
         return f"healthcrawl replay {spool.path} --db '{display_url(self.options['url'])}'"
 
-
-@hookimpl
-def healthcrawl_register_sinks(register):
-    register(DatabaseSink)

@@ -6,7 +6,7 @@ from typing import Iterator
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from healthcrawl import ConfigError, Source, Target, at_least, hookimpl, parse_target
+from healthcrawl import ConfigError, Source, Target, at_least, parse_target
 
 
 class SqlSourceOptions(Schema):
@@ -71,7 +71,3 @@ class SqlSource(Source):
             raise ConfigError([f"table {self.options['table']!r} is not in the database"]) from None
         return select(table)
 
-
-@hookimpl
-def healthcrawl_register_sources(register):
-    register(SqlSource)
