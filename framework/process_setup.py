@@ -1,13 +1,37 @@
-"""Open-file limits: a crawl needs about one descriptor per connection in flight."""
+"""Process-wide settings for a crawl, which the ``healthcrawl`` command turns on (never the library by itself).
+
+An embedding program decides these for its own process; ``prepare_process`` is what the CLI
+does before a crawl, and what such a program may call too (see docs/embedding.md). Forked
+workers inherit all of it.
+"""
 
 from __future__ import annotations
 
+import gc
 import resource
+import warnings
 
+from healthcrawl.configuration.settings import CrawlSettings
 from healthcrawl.errors import ConfigError
 
 HEADROOM = 64
 """Descriptors besides the connections: sinks, the target file, pipes to workers, the resolver."""
+
+
+def prepare_process(settings: CrawlSettings) -> None:
+    """Make this process fit for crawling with ``settings``: open-file limit, warnings, garbage collector.
+
+    Call it last before ``Crawl.run()``: the objects alive then (modules, plugins, config) live
+    for the whole run, and are frozen out of the cyclic garbage collector's scans (which also keeps
+    forked workers' copies of them shared). Raises ``ConfigError`` when the open-file limit is too low.
+    """
+    ensure_open_file_limit(settings.concurrency)
+    if settings.verify is False:
+        # The config asked not to verify; urllib3's warning on every request would drown the output.
+        from urllib3.exceptions import InsecureRequestWarning
+
+        warnings.simplefilter("ignore", InsecureRequestWarning)
+    gc.freeze()
 
 
 def ensure_open_file_limit(concurrency: int) -> int:

@@ -1,5 +1,5 @@
-"""The ``healthcrawl`` command line: run, check, validate, plugins, examples, and the run history
-(runs, show, diff, replay).
+"""The ``healthcrawl`` command line: run, check, validate, plugins, examples, and every command a plugin
+registers through ``healthcrawl_register_commands`` (the database plugin's runs, show, diff, replay).
 
 Exit codes of ``run``: 0 the crawl completed, 1 it could not start or failed,
 2 usage or config error, 130 interrupted (after flushing what was already checked).
@@ -14,18 +14,18 @@ import os
 import sys
 from pathlib import Path
 
-from healthcrawl.testing.collector import ResultCollector
-from healthcrawl.configuration.loading import build_config, load_config
-from healthcrawl.errors import ConfigError
-from healthcrawl.crawl.engine import Crawl
-from healthcrawl.errors import CommandFailed
 from healthcrawl.cli.example_crawls import ExampleError, copy_example, get_example, list_examples, prepared_example
-from healthcrawl.plugin_system.manager import DISABLE_ENV, PluginLoadError, disabled_plugin_names, get_plugin_manager
 from healthcrawl.cli.progress import ProgressBar
-from healthcrawl.plugin_system.components import Command
-from healthcrawl.plugin_system.registry import ComponentRegistry, RegistrationError, raise_registration_errors
 from healthcrawl.cli.tables import format_table
+from healthcrawl.configuration.loading import build_config, load_config
+from healthcrawl.crawl.engine import Crawl, CrawlOutcome
+from healthcrawl.errors import CommandFailed, ConfigError
+from healthcrawl.plugin_system.components import Command
+from healthcrawl.plugin_system.manager import DISABLE_ENV, PluginLoadError, disabled_plugin_names, get_plugin_manager
+from healthcrawl.plugin_system.registry import ComponentRegistry, RegistrationError, raise_registration_errors
+from healthcrawl.process_setup import prepare_process
 from healthcrawl.target_parsing import parse_target
+from healthcrawl.testing.collector import ResultCollector
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -37,10 +37,9 @@ BUILT_IN_COMMANDS = ("run", "check", "validate", "plugins", "examples")
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run one command; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="healthcrawl: %(message)s")
     try:
+        args = build_parser().parse_args(argv)  # plugins load here: their commands are part of the parser
         return args.command(args)
     except BrokenPipeError:
         # The reader went away (`healthcrawl runs | head`): stop quietly, and keep the interpreter's
@@ -102,15 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     example_copy.add_argument("destination", metavar="DEST", nargs="?", help="new folder (default: ./NAME)")
     example_copy.set_defaults(command=command_examples_copy)
 
-    for command in plugin_commands(get_plugin_manager()):
+    for _, command in plugin_commands(get_plugin_manager()):
         sub = commands.add_parser(command.name, help=command.help)
         command.add_arguments(sub)
         sub.set_defaults(command=command.run)
     return parser
 
 
-def plugin_commands(manager) -> list[Command]:
-    """One instance of every command the plugins register through ``healthcrawl_register_commands``.
+def plugin_commands(manager) -> list[tuple[str, Command]]:
+    """``(plugin name, command)`` for every command the plugins register through ``healthcrawl_register_commands``.
 
     A name taken by a built-in command or by another plugin stops startup with an error naming the plugin.
     """
@@ -130,7 +129,7 @@ def plugin_commands(manager) -> list[Command]:
 
     hook_name = "healthcrawl_register_commands"
     raise_registration_errors(manager, hook_name, manager.call_per_plugin(hook_name, registrar))
-    return [command() for _, command in found.values() if command is not None]
+    return [(plugin, command()) for plugin, command in found.values() if command is not None]
 
 
 def _registry() -> ComponentRegistry:
@@ -152,7 +151,7 @@ def _run_and_report(config, table: bool, quiet: bool = False, resume: str | None
     crawl = Crawl(config, extra_sinks=extra_sinks, resume=resume)
     if progress is not None:
         progress.total = crawl.expected_total()
-    outcome = crawl.run()
+    outcome = _run(crawl)
     if not quiet:
         print(f"run {outcome.run.run_id} {outcome.state}")
         if table:
@@ -164,6 +163,12 @@ def _run_and_report(config, table: bool, quiet: bool = False, resume: str | None
     return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
 
 
+def _run(crawl: Crawl) -> CrawlOutcome:
+    """Set this process up for crawling (open files, warnings, GC: see ``process_setup``), then run."""
+    prepare_process(crawl.settings)
+    return crawl.run()
+
+
 def command_check(args) -> int:
     data = {
         "crawl": {"timeout": args.timeout, "verify": not args.insecure, "concurrency": min(256, len(args.targets)), "workers": 1},
@@ -172,7 +177,7 @@ def command_check(args) -> int:
     }
     config = build_config(data, _registry(), name="healthcrawl check")
     collector = ResultCollector()
-    outcome = Crawl(config, extra_sinks=[collector]).run()
+    outcome = _run(Crawl(config, extra_sinks=[collector]))
     order = {parse_target(text).url: index for index, text in enumerate(args.targets)}
     print(_result_table(sorted(collector.results, key=lambda result: order.get(result.target, len(order)))))
     return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
@@ -199,11 +204,13 @@ def command_validate(args) -> int:
 def command_plugins(args) -> int:
     manager = get_plugin_manager()
     registry = _registry()
+    commands = plugin_commands(manager)
     for name, plugin in sorted(manager.list_name_plugin()):
         if plugin is None:  # blocked by HEALTHCRAWL_DISABLE_PLUGINS
             continue
         origin = manager.origin(name)
         types = [f"{t.kind}:{t.name}" for t in registry.all() if t.plugin == name]
+        types += [f"command:{command.name}" for plugin, command in commands if plugin == name]
         hooks = sorted(h.name for h in manager.get_hookcallers(plugin) or [])
         print(f"{name} {origin.version or ''}".rstrip())
         print(f"  source: {origin.source}")

@@ -1,33 +1,32 @@
-"""The crawl engine: pull targets lazily into a gevent pool, fetch, check, and hand results to the writer."""
+"""The crawl engine: sources -> executor (the pipeline, wherever it runs) -> the one writer -> sinks.
+
+Everything here runs in the parent process: it reads the sources, numbers the targets
+(``Target.seq``: their position in the run's sources), feeds them to the executor, and hands
+each result to the writer. Nothing calls back into the engine.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import gc
 import logging
 import signal
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Container, Iterator
+from typing import Iterator
 
 import gevent
-import gevent.event
-import gevent.pool
 
-from healthcrawl.plugin_system.components import Check, ComponentContext, ComponentDisabled, RunInfo, Sink, Source
 from healthcrawl.configuration.loading import CrawlConfig
+from healthcrawl.crawl.executors import Executor, build_executor
+from healthcrawl.crawl.pipeline import Pipeline
 from healthcrawl.crawl.resume import Resume
-from healthcrawl.errors import ConfigError
-from healthcrawl.errors import CommandFailed, one_line
-from healthcrawl.process_setup import ensure_open_file_limit
-from healthcrawl.fetching.fetcher import Fetcher, OutgoingRequest, build_fetcher
-from healthcrawl.fetching.host_limits import HostLimiter
-from healthcrawl.records import CheckOutcome, Result, Snapshot, Target, Timings
-from healthcrawl.plugin_system.manager import PluginManager, get_plugin_manager
-from healthcrawl.summary import Summary
-from healthcrawl.crawl.forked_executor import Channel, Outbox, WorkerGroup, serve_worker
 from healthcrawl.crawl.writer import ResultWriter
+from healthcrawl.errors import CommandFailed, ConfigError, one_line
+from healthcrawl.plugin_system.components import Check, ComponentContext, ComponentDisabled, RunInfo, Sink, Source
+from healthcrawl.plugin_system.manager import PluginManager, get_plugin_manager
+from healthcrawl.records import Target
+from healthcrawl.summary import Summary
 
 log = logging.getLogger("healthcrawl")
 
@@ -51,7 +50,11 @@ class CrawlOutcome:
 
 
 class Crawl:
-    """One run of a config. ``run()`` crawls every target and returns the outcome."""
+    """One run of a config. ``run()`` crawls every target and returns the outcome.
+
+    A library program may build and run one as it is: nothing process-wide (garbage collector,
+    open-file limit, warnings filters) is changed here; the ``healthcrawl`` command does that.
+    """
 
     def __init__(
         self,
@@ -79,13 +82,11 @@ class Crawl:
         self.sources: list[Source] = _instantiate(config.sources, context)
         self.checks: list[Check] = _instantiate(config.checks, context)
         self.sinks: list[Sink] = _instantiate(config.sinks, context) + list(extra_sinks)
-        self._stopping = gevent.event.Event()
-        self._pool = gevent.pool.Pool(self.settings.concurrency)
-        self._workers: WorkerGroup | None = None
+        self.executor: Executor = build_executor(self.settings, self._build_pipeline)
+        self._stopping = False
 
     def run(self, handle_signals: bool = True) -> CrawlOutcome:
         """Open the sinks, crawl every target, flush, close the sinks; SIGINT/SIGTERM interrupt cleanly."""
-        ensure_open_file_limit(self.settings.concurrency)
         self._open_sinks()
         writer = ResultWriter(
             self.sinks, observe=self._observe, on_failure=self.stop, batch_size=self.settings.batch_size
@@ -94,27 +95,20 @@ class Crawl:
         handlers = self._install_signal_handlers() if handle_signals else []
         state = "completed"
         error = None
-        # Everything alive now (modules, plugins, config) lives for the whole run: keep the
-        # cyclic GC from rescanning it per collection, and keep forked workers' copies shared.
-        gc.freeze()
         try:
             self.manager.notify("healthcrawl_crawl_start", run=self.run_info)
-            if self.settings.workers > 1:
-                self._crawl_in_workers(writer)
-            else:
-                self._crawl_here(writer)
-            if self._stopping.is_set():
-                state = "interrupted"
+            for result in self.executor.results(self._targets()):
+                writer.put(result)
         except KeyboardInterrupt:
-            state = "interrupted"
-            self._pool.kill()
+            self.stop()
         except SourceFailed as failure:
             error = str(failure)
-            self._pool.kill()
         finally:
             for handler in handlers:
                 handler.cancel()
             writer.close()
+        if self._stopping:
+            state = "interrupted"
         error = error or writer.failure
         if error is not None:
             state = "failed"
@@ -137,51 +131,12 @@ class Crawl:
 
     def stop(self) -> None:
         """Abandon in-flight targets and finish: what was already checked is still written."""
-        self._stopping.set()
-        self._pool.kill(block=False)
-        if self._workers is not None:
-            gevent.spawn(self._workers.stop)
+        self._stopping = True
+        self.executor.stop()
 
-    def _crawl_here(self, writer: ResultWriter) -> None:
-        """Crawl in this process with one pool of ``concurrency`` greenlets."""
-        fetcher = self._build_fetcher(self.settings.concurrency)
-        try:
-            for target in self._targets():
-                if self._stopping.is_set():
-                    break
-                self._pool.spawn(self._check_target, fetcher, writer, target)
-            self._pool.join()
-        finally:
-            fetcher.close()
-
-    def _crawl_in_workers(self, writer: ResultWriter) -> None:
-        """Fork ``workers`` processes that fetch; this one only feeds them and writes their results."""
-        self._workers = WorkerGroup(
-            self.settings.workers,
-            self.settings.concurrency,
-            self._serve_as_worker,
-            route_by_host=self._host_limiter().active,
-        )
-        self._workers.crawl(
-            self._targets(),
-            handle_here=lambda target: self._check_target(None, writer, target),
-            deliver=writer.put,
-        )
-
-    def _serve_as_worker(self, channel: Channel, concurrency: int) -> None:
-        fetcher = self._build_fetcher(concurrency)
-        try:
-            serve_worker(channel, concurrency, lambda target, outbox: self._check_target(fetcher, outbox, target))
-        finally:
-            fetcher.close()
-
-    def _build_fetcher(self, concurrency: int) -> Fetcher:
-        """A fetcher with its own resolver and transport (close it when done)."""
-        return build_fetcher(self.settings, pool_size=concurrency, prepare_request=self._prepare_request)
-
-    def _host_limiter(self) -> HostLimiter:
-        """The per-host limits of the settings (``active`` says whether there are any)."""
-        return HostLimiter(self.settings.per_host_concurrency, self.settings.per_host_delay)
+    def _build_pipeline(self, pool_size: int) -> Pipeline:
+        """The pipeline of this run, built by the executor in the process that fetches."""
+        return Pipeline.build(self.settings, self.checks, self.run_info.run_id, self.manager, pool_size)
 
     def _open_sinks(self) -> None:
         for sink in self.sinks:
@@ -194,6 +149,7 @@ class Crawl:
         return [gevent.signal_handler(signum, self.stop) for signum in (signal.SIGINT, signal.SIGTERM)]
 
     def _targets(self) -> Iterator[Target]:
+        """Every source's targets in order, numbered by their position (``seq``); those a resumed run has are skipped."""
         done = self.resume.done if self.resume else ()
         seq = 0
         for source in self.sources:
@@ -205,37 +161,7 @@ class Crawl:
             except Exception as error:
                 raise SourceFailed(f"source {source.type_name!r} failed: {one_line(error)}") from error
 
-    def _check_target(self, fetcher: Fetcher | None, writer: ResultWriter | Outbox, target: Target) -> None:
-        """Fetch and check one target (``fetcher`` may be ``None`` for an invalid one) and hand on its result."""
-        started_at = datetime.now(timezone.utc)
-        if target.invalid is not None:
-            snapshot = Snapshot(target=target, error_kind="invalid_target", error=target.invalid, timings=Timings())
-        else:
-            try:
-                snapshot = fetcher.fetch(target)
-            except Exception as error:
-                log.exception("fetching %s failed unexpectedly", target.url)
-                snapshot = Snapshot(target=target, error_kind="internal_error", error=one_line(error))
-        outcomes = tuple(outcome for check in self.checks if (outcome := self._evaluate(check, snapshot)) is not None)
-        finished_at = datetime.now(timezone.utc)
-        writer.put(Result.from_snapshot(snapshot, outcomes, self.run_info.run_id, started_at, finished_at))
-
-    def _evaluate(self, check: Check, snapshot: Snapshot) -> CheckOutcome | None:
-        """Run one check (``None`` when it does not apply); an exception or a wrong return value fails it only."""
-        try:
-            if not check.applies_to(snapshot):
-                return None
-            outcome = check.evaluate(snapshot)
-        except Exception as error:
-            return CheckOutcome(check.name, False, f"check raised {type(error).__name__}: {one_line(error)}")
-        if not isinstance(outcome, CheckOutcome):
-            return CheckOutcome(check.name, False, f"check returned {outcome!r} instead of a CheckOutcome")
-        return outcome
-
-    def _prepare_request(self, request: OutgoingRequest) -> None:
-        self.manager.hook.healthcrawl_prepare_request(request=request)
-
-    def _observe(self, result: Result) -> None:
+    def _observe(self, result) -> None:
         self.manager.notify("healthcrawl_result", result=result)
 
 

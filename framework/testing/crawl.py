@@ -19,19 +19,23 @@ def run_crawl_outcome(
     manager: PluginManager | None = None,
     base_dir: Path | None = None,
     extra_sinks: list[Sink] = (),
+    resume: str | None = None,
 ) -> tuple[CrawlOutcome, list[dict[str, Any]]]:
     """Validate ``config`` (what a YAML file would hold), crawl it, return the outcome and the records.
 
     ``crawl.workers`` defaults to 1 here (not to the number of CPUs).
 
-    ``extra_sinks`` are sink instances that receive the results too (besides the configured sinks).
+    ``extra_sinks`` are sink instances that receive the results too (besides the configured sinks);
+    ``resume`` is ``Crawl``'s (a run id, or ``""`` for the latest unfinished run).
     """
     manager = manager or get_plugin_manager()
     # One process unless the test asks for more: plugins registered by a test then run where it can see them.
     config = {**config, "crawl": {"workers": 1, **(config.get("crawl") or {})}}
     crawl_config = build_config(config, ComponentRegistry.from_plugins(manager), name="test", base_dir=base_dir)
     collector = ResultCollector()
-    outcome = Crawl(crawl_config, manager, extra_sinks=[*extra_sinks, collector]).run(handle_signals=False)
+    outcome = Crawl(crawl_config, manager, extra_sinks=[*extra_sinks, collector], resume=resume).run(
+        handle_signals=False
+    )
     return outcome, collector.records()
 
 

@@ -1,12 +1,12 @@
-"""crawl.workers: forked processes fetch, the parent shares targets out lazily and writes one run."""
+"""crawl.workers > 1: forked processes fetch, the parent shares targets out lazily and writes one run."""
 
 import json
 import os
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import Check, Source
+import gevent
+
+from healthcrawl import Check, Source, hookimpl, parse_target
 from healthcrawl.plugin_system.manager import get_plugin_manager
-from healthcrawl.target_parsing import parse_target
 from healthcrawl.testing.crawl import run_crawl_outcome
 from healthcrawl.testing.servers import HTTPTestServer
 
@@ -101,3 +101,33 @@ def test_in_process_helpers_default_to_one_worker_so_test_plugins_run_where_the_
             "checks": [{"type": "which_process"}],
         })
     assert records[0]["checks"][0]["detail"] == str(os.getpid())
+
+
+def test_stop_after_the_source_is_exhausted_abandons_the_workers_targets_in_flight():
+    """The workers still obey a stop after the parent told them the targets ended (they once stopped listening)."""
+    from healthcrawl import Sink
+    from healthcrawl.configuration.loading import build_config
+    from healthcrawl.crawl.engine import Crawl
+    from healthcrawl.plugin_system.registry import ComponentRegistry
+
+    class StopAfterFastOnes(Sink):
+        written = 0
+
+        def write(self, results):
+            self.written += len(results)
+            if self.written >= 10:
+                crawl.stop()
+
+    with HTTPTestServer() as server:
+        server.route("/slow", delay=600)
+        targets = [server.url("/fast") + f"?n={i}" for i in range(10)] + [server.url("/slow") + f"?n={i}" for i in range(10)]
+        config = build_config(
+            {"crawl": {"workers": 2, "concurrency": 40, "batch_size": 1, "timeout": 900},
+             "sources": [{"type": "list", "targets": targets}], "checks": []},
+            ComponentRegistry.from_plugins(get_plugin_manager()),
+        )
+        sink = StopAfterFastOnes()
+        crawl = Crawl(config, extra_sinks=[sink])
+        with gevent.Timeout(120):  # a hang would wait for the 600 s slow responses
+            outcome = crawl.run(handle_signals=False)
+    assert outcome.state == "interrupted" and outcome.summary.total == 10

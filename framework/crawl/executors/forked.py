@@ -1,11 +1,13 @@
-"""Crawling with several processes: the parent shares targets out and collects results, each worker fetches.
+"""Running the pipeline in forked worker processes: the parent shares targets out and collects results.
 
 The parent forks ``workers`` processes (so they inherit the plugins, including any
-registered at run time) and talks to each over a socket pair with length-prefixed
-pickled frames. Targets leave the parent in chunks, only as fast as workers finish
-them (each worker holds at most ``window`` targets), so a huge source is never loaded
-at once. Results come back in batches and go to the parent's writer: the sinks, the
-summary and the ``healthcrawl_result`` hook see one run.
+registered at run time, and the checks built from the config) and talks to each over a
+socket pair with length-prefixed pickled frames. Each worker builds its own pipeline and
+runs the same pool loop as ``LocalExecutor`` over the targets it receives. Targets leave the
+parent in chunks, only as fast as workers finish them (each worker holds at most ``window``
+targets), so a huge source is never loaded at once. Results come back in batches and are
+yielded to the engine, which hands them to the one writer: the sinks, the summary and the
+``healthcrawl_result`` hook see one run.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ import signal
 import socket
 import struct
 from collections import deque
-from typing import Callable, Iterator
+from typing import Iterator
 from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
 import gevent.lock
-import gevent.pool
 import gevent.queue
 
+from healthcrawl.crawl.executors import PipelineFactory
+from healthcrawl.crawl.pool_loop import run_pool
 from healthcrawl.records import Result, Target
 
 log = logging.getLogger("healthcrawl")
@@ -37,6 +40,7 @@ RESULT_BATCH = 256
 FLUSH_INTERVAL = 0.05
 BACKLOG_WAIT = 0.005
 _HEADER = struct.Struct("!I")
+_END = object()
 
 
 class Channel:
@@ -84,48 +88,44 @@ class _Worker:
         self.backlog: deque[Target] = deque()  # routed here by another feeder, not sent yet
 
 
-class WorkerGroup:
-    """Crawls the targets in ``count`` forked processes.
+class ForkedExecutor:
+    """Checks targets in ``count`` forked processes that share ``concurrency`` between them.
 
-    ``serve(channel, concurrency)`` is what a worker runs: ``serve_worker`` with the
-    crawl's fetcher. With ``route_by_host`` every target of one host goes to the same
-    worker, so that per-host limits hold for the whole crawl, not per worker.
-    ``handle_here(target)`` deals with targets the parent can settle without I/O
-    (invalid ones); ``deliver(result)`` receives every result.
+    With ``route_by_host`` every target of one host goes to the same worker, so that per-host
+    limits hold for the whole crawl, not per worker.
     """
 
-    def __init__(
-        self, count: int, concurrency: int, serve: Callable[[Channel, int], None], route_by_host: bool = False
-    ):
+    def __init__(self, count: int, concurrency: int, make_pipeline: PipelineFactory, route_by_host: bool = False):
+        self.count = count
+        self.concurrency = concurrency
+        self.make_pipeline = make_pipeline
+        self._route_by_host = route_by_host
         self._workers: list[_Worker] = []
         self._stopping = False
         self._reading = gevent.lock.Semaphore()  # one feeder at a time advances the source
         self._failure: Exception | None = None
-        self._route_by_host = route_by_host
-        for share in shares(concurrency, count):
-            parent_end, child_end = socket.socketpair()
-            pid = os.fork()
-            if pid == 0:  # the worker: never returns
-                _run_child(serve, parent_end, child_end, share, [w.channel for w in self._workers])
-            child_end.close()
-            self._workers.append(_Worker(pid, Channel(parent_end), share))
-
-    def crawl(
-        self, targets: Iterator[Target], handle_here: Callable[[Target], None], deliver: Callable[[Result], None]
-    ) -> None:
-        """Share ``targets`` out and deliver every result; returns when every worker has finished."""
-        self._targets = iter(targets)
+        self._targets: Iterator[Target] = iter(())
         self._exhausted = False
-        self._handle_here = handle_here
-        collectors = [gevent.spawn(self._collect, worker, deliver) for worker in self._workers]
+
+    def results(self, targets: Iterator[Target]) -> Iterator[Result]:
+        """Fork the workers, share ``targets`` out and yield every result; returns when every worker has finished.
+
+        An exception from ``targets`` (a failing source) stops every worker cleanly and is raised
+        here after the results that were already finished.
+        """
+        self._targets = iter(targets)
+        self._fork_workers()
+        arrived: gevent.queue.Queue = gevent.queue.Queue(RESULT_BATCH * len(self._workers))
+        collectors = [gevent.spawn(self._collect, worker, arrived) for worker in self._workers]
         feeders = [gevent.spawn(self._feed, worker) for worker in self._workers]
+        all_collected = gevent.spawn(lambda: (gevent.joinall(collectors), arrived.put(_END)))
         try:
-            gevent.joinall(feeders, raise_error=True)
-            gevent.joinall(collectors, raise_error=True)
+            while (result := arrived.get()) is not _END:
+                yield result
             if self._failure is not None:
                 raise self._failure
         finally:
-            gevent.killall(feeders + collectors)
+            gevent.killall(feeders + collectors + [all_collected])
             for worker in self._workers:
                 worker.channel.close()
                 _reap(worker.pid)
@@ -140,9 +140,18 @@ class WorkerGroup:
             except OSError:
                 pass
 
+    def _fork_workers(self) -> None:
+        for share in shares(self.concurrency, self.count):
+            parent_end, child_end = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:  # the worker: never returns
+                _run_child(self.make_pipeline, parent_end, child_end, share, [w.channel for w in self._workers])
+            child_end.close()
+            self._workers.append(_Worker(pid, Channel(parent_end), share))
+
     def _feed(self, worker: _Worker) -> None:
-        """Feed ``worker``; if reading the targets fails, stop every worker cleanly and keep the error for ``crawl``
-        (raised here, gevent would print it as a traceback and the workers would die mid-send)."""
+        """Feed ``worker``; if reading the targets fails, stop every worker cleanly and keep the error for
+        ``results`` (raised here, gevent would print it as a traceback and the workers would die mid-send)."""
         try:
             self._feed_targets(worker)
         except Exception as error:
@@ -178,12 +187,10 @@ class WorkerGroup:
                 target = next(self._targets, None)
             if target is None:
                 self._exhausted = True
-            elif target.invalid is not None:
-                self._handle_here(target)
             elif not self._route_by_host:
                 chunk.append(target)
             else:
-                owner = self._workers[hash(urlsplit(target.url).hostname or "") % len(self._workers)]
+                owner = self._workers[hash(_host(target)) % len(self._workers)]
                 if owner is worker:
                     chunk.append(target)
                 else:
@@ -192,7 +199,7 @@ class WorkerGroup:
                         break  # read no further until that worker catches up
         return chunk
 
-    def _collect(self, worker: _Worker, deliver: Callable[[Result], None]) -> None:
+    def _collect(self, worker: _Worker, arrived: gevent.queue.Queue) -> None:
         while True:
             message = worker.channel.receive()
             if message is None:
@@ -206,10 +213,13 @@ class WorkerGroup:
             if worker.outstanding < worker.window:
                 worker.room.set()
             for result in results:
-                deliver(result)
+                arrived.put(result)
 
 
-def _run_child(serve, parent_end: socket.socket, child_end: socket.socket, share: int, siblings: list[Channel]) -> None:
+def _run_child(
+    make_pipeline: PipelineFactory, parent_end: socket.socket, child_end: socket.socket, share: int,
+    siblings: list[Channel],
+) -> None:
     """The body of a forked worker: a fresh event loop, the terminal's signals ignored (the parent decides), serve, exit.
 
     Destroying the inherited hub drops every watcher the parent had (servers running in
@@ -225,7 +235,7 @@ def _run_child(serve, parent_end: socket.socket, child_end: socket.socket, share
         gevent.get_hub().destroy(destroy_loop=True)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        serve(Channel(socket.socket(fileno=fd)), share)
+        _serve(Channel(socket.socket(fileno=fd)), share, make_pipeline)
     except BaseException:
         log.exception("worker %d failed", os.getpid())
         code = 1
@@ -233,42 +243,40 @@ def _run_child(serve, parent_end: socket.socket, child_end: socket.socket, share
         os._exit(code)
 
 
-def serve_worker(channel: Channel, concurrency: int, check_target: Callable[[Target, "Outbox"], None]) -> None:
-    """A worker's loop: check the targets the parent sends with a pool of ``concurrency`` greenlets."""
-    pool = gevent.pool.Pool(concurrency)
-    outbox = Outbox(channel)
-    messages: gevent.queue.Queue = gevent.queue.Queue()
-    stopped = gevent.event.Event()
+def _serve(channel: Channel, concurrency: int, make_pipeline: PipelineFactory) -> None:
+    """A worker's life: the pool loop over the targets the parent sends, results sent back in batches."""
+    stop = gevent.event.Event()
+    incoming: gevent.queue.Queue = gevent.queue.Queue()
 
     def read() -> None:
+        """Pass the parent's messages on, until a stop (or the parent gone) abandons what is in flight."""
         while True:
             message = channel.receive()
             if message is None or message[0] == "stop":
-                stopped.set()
-                pool.kill(block=False)
-                messages.put(("stop",))
+                stop.set()
+                incoming.put(("end",))
                 return
-            messages.put(message)
+            incoming.put(message)
+
+    def targets() -> Iterator[Target]:
+        while (message := incoming.get())[0] == "targets":
+            yield from message[1]
 
     reader = gevent.spawn(read)
-    while not stopped.is_set():
-        message = messages.get()
-        if message[0] != "targets":
-            break
-        for target in message[1]:
-            if stopped.is_set():
-                break
-            pool.spawn(check_target, target, outbox)
-    if stopped.is_set():
-        pool.kill()
-    pool.join()
-    outbox.close()
-    reader.kill()
+    pipeline = make_pipeline(concurrency)
+    outbox = Outbox(channel)
+    try:
+        for result in run_pool(pipeline.check_target, targets(), concurrency, stop):
+            outbox.put(result)
+    finally:
+        outbox.close()
+        pipeline.close()
+        reader.kill()
     channel.send(("done",))
 
 
 class Outbox:
-    """Batches a worker's results and sends them to the parent (``put`` has the writer's signature)."""
+    """Batches a worker's results and sends them to the parent: when a batch is full, else every ``FLUSH_INTERVAL``."""
 
     def __init__(self, channel: Channel):
         self._channel = channel
@@ -293,6 +301,13 @@ class Outbox:
         while True:
             gevent.sleep(FLUSH_INTERVAL)
             self._send()
+
+
+def _host(target: Target) -> str:
+    """The host a target is routed by (``""`` for an invalid target, which is never fetched)."""
+    if target.invalid is not None:
+        return ""
+    return urlsplit(target.url).hostname or ""
 
 
 def _reap(pid: int) -> None:

@@ -3,15 +3,13 @@
 import tracemalloc
 
 import gevent
-import gevent.event
 from marshmallow import Schema, fields
 
 from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import ComponentContext, Sink, Source
+from healthcrawl import ComponentContext, CrawlSettings, Sink, Source, parse_target
 from healthcrawl.plugins.sources.file import FileSource
 from healthcrawl.testing.crawl import run_crawl, run_crawl_outcome
 from healthcrawl.testing.servers import HTTPTestServer
-from healthcrawl.target_parsing import parse_target
 
 
 def test_file_source_never_holds_a_million_lines(tmp_path):
@@ -19,7 +17,7 @@ def test_file_source_never_holds_a_million_lines(tmp_path):
     with path.open("w") as out:
         for i in range(1_000_000):
             out.write(f"host{i}.example\n")
-    source = FileSource({"path": str(path), "encoding": "utf-8"}, ComponentContext(tmp_path, "r", None))
+    source = FileSource.from_config({"path": str(path), "encoding": "utf-8"}, ComponentContext(tmp_path, "r", CrawlSettings()))
     tracemalloc.start()
     try:
         targets = source.targets()
@@ -34,7 +32,7 @@ def test_file_source_never_holds_a_million_lines(tmp_path):
 
 def test_file_source_skips_blanks_and_comments(tmp_path):
     (tmp_path / "t.txt").write_text("# comment\n\nexample.com\n  # indented comment\nnot a url\n")
-    source = FileSource({"path": "t.txt", "encoding": "utf-8"}, ComponentContext(tmp_path, "r", None))
+    source = FileSource.from_config({"path": "t.txt", "encoding": "utf-8"}, ComponentContext(tmp_path, "r", CrawlSettings()))
     targets = list(source.targets())
     assert [t.url for t in targets] == ["https://example.com/", "not a url"]
     assert targets[1].invalid is not None
@@ -70,37 +68,37 @@ def test_engine_pulls_targets_lazily(http_server, register_plugin):
     register_plugin(Plugin())
     config = {"crawl": {"concurrency": 4, "batch_size": 1}, "sources": [{"type": "counting", "base": http_server.url("/")}],
               "checks": []}
-    outcome, _ = run_crawl_outcome(config, extra_sinks=[FirstWrite({}, None)])
+    outcome, _ = run_crawl_outcome(config, extra_sinks=[FirstWrite()])
     assert outcome.summary.total == 200
     assert pulled_at_first_write[0] <= 4 + 2
 
 
 def test_results_reach_sinks_in_batches_while_the_pool_keeps_going():
     """A sink that blocks on its first batch does not stop the pool from fetching."""
-    release = gevent.event.Event()
     batches = []
     fetched_while_blocked = []
 
     class SlowSink(Sink):
         def write(self, results):
             batches.append(len(results))
-            if len(batches) == 1:
-                gevent.spawn_later(0.5, release.set)
-                release.wait()
+            if len(batches) == 1:  # block until the pool has gone on fetching (60 s bound for a loaded machine)
+                with gevent.Timeout(60, False):
+                    while server.hits["/"] < 300:
+                        gevent.sleep(0.01)
                 fetched_while_blocked.append(server.hits["/"])
 
     with HTTPTestServer() as server:
         targets = [server.url("/") + f"?n={i}" for i in range(600)]
         config = {"crawl": {"concurrency": 32, "batch_size": 100}, "sources": [{"type": "list", "targets": targets}],
                   "checks": [{"type": "status"}]}
-        outcome, records = run_crawl_outcome(config, extra_sinks=[SlowSink({}, None)])
+        outcome, records = run_crawl_outcome(config, extra_sinks=[SlowSink()])
     assert len(records) == 600 and outcome.summary.ok == 600
     assert max(batches) == 100 and sum(batches) == 600
     assert fetched_while_blocked[0] >= 300  # the pool went on while the sink was blocked
 
 
 def test_a_failing_check_fails_only_itself(http_server, register_plugin, crawl):
-    from healthcrawl.plugin_system.components import Check
+    from healthcrawl import Check
 
     class Exploding(Check):
         type_name = "exploding"
@@ -146,7 +144,6 @@ def test_summary_counts_outcomes_error_kinds_and_failed_checks():
     assert {target for target, _ in summary.slowest} == {server.url("/"), server.url("/missing")}
     text = summary.render()
     assert "targets: 3" in text and "invalid_target" in text and "slowest targets:" in text
-
 
 
 def test_connections_to_one_host_are_reused_across_targets():
