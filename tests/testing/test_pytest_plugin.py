@@ -5,6 +5,8 @@ but nothing is patched unless the project opts in with ``healthcrawl_gevent = tr
 run would also leave this process with two copies of every module the inner run imported first.)
 """
 
+import subprocess
+import sys
 import textwrap
 
 OPT_IN = "[tool.pytest.ini_options]\nhealthcrawl_gevent = true\n"
@@ -16,6 +18,14 @@ def run_inner(pytester, source, *args, opt_in=True):
         pytester.makepyprojecttoml(OPT_IN)
     pytester.makepyfile(test_inner=textwrap.dedent(source))
     return pytester.runpytest_subprocess("-q", *args)
+
+
+def test_loading_the_plugin_imports_no_ssl_requests_or_servers():
+    script = ("import sys, healthcrawl.testing, healthcrawl.testing.pytest_plugin\n"
+              "print(sorted(m for m in ('ssl', 'urllib3', 'requests', 'trustme', 'healthcrawl.testing.servers')"
+              " if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_a_project_that_does_not_opt_in_runs_unpatched(pytester):
