@@ -4,11 +4,15 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import logging  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
 import pytest  # noqa: E402
+
+from healthcrawl.cli.main import main  # noqa: E402
 
 pytest_plugins = ["pytester"]
 
@@ -41,3 +45,44 @@ def postgres_url() -> str:
 def mysql_url() -> str:
     """URL of the test MariaDB/MySQL database (skips when unreachable, fails in CI)."""
     return require_service("MariaDB", MYSQL_URL)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one ``healthcrawl`` command did: its exit code and what it printed."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def healthcrawl_cli(capsys, monkeypatch):
+    """``healthcrawl_cli(*args, cwd=None, env=None)``: run ``healthcrawl ARGS`` in this process.
+
+    Calls ``healthcrawl.cli.main.main(args)`` and returns a ``CommandResult``. ``cwd`` and ``env``
+    (variables to set) apply for the call only; the root logger's handlers and level, which ``main``
+    configures, are put back afterwards. A real process is only needed for what a process owns:
+    signals, a closed stdout pipe, the console script, resource limits, a fresh ``sys.modules``.
+    """
+
+    def run(*args, cwd=None, env=None) -> CommandResult:
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level
+        capsys.readouterr()  # what the test printed before is not the command's
+        with monkeypatch.context() as scoped:
+            if cwd is not None:
+                scoped.chdir(cwd)
+            for name, value in (env or {}).items():
+                scoped.setenv(name, value)
+            try:
+                exit_code = main([str(arg) for arg in args])
+            except SystemExit as usage_error:  # argparse: a usage error or --help
+                exit_code = usage_error.code or 0
+            finally:
+                root.handlers[:] = handlers
+                root.setLevel(level)
+        out, err = capsys.readouterr()
+        return CommandResult(exit_code, out, err)
+
+    return run

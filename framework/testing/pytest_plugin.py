@@ -1,9 +1,17 @@
 """The ``healthcrawl`` pytest plugin: fixtures for testing healthcrawl plugins against real servers.
 
-Installed with healthcrawl through the ``pytest11`` entry point, so it is active in every pytest
-run of an environment where healthcrawl is installed (``-p no:healthcrawl`` switches it off).
-Loading it runs ``gevent.monkey.patch_all()``, before any test module imports ``ssl`` or
-``requests``: a test run is an application entry point like the ``healthcrawl`` command.
+Installed with healthcrawl through the ``pytest11`` entry point, so its fixtures are available in
+every pytest run of an environment where healthcrawl is installed (``-p no:healthcrawl`` switches
+it off). Loading it changes nothing else: it imports no ``ssl``, ``requests`` or test servers and
+patches nothing, so other projects' test runs stay as they were.
+
+The fixtures that open sockets (``make_server``, ``http_server``, ``https_server``, ``crawl``) need
+``gevent.monkey.patch_all()`` to have run before test modules import ``ssl`` or ``requests``. A
+project opts in with the ini option ``healthcrawl_gevent = true``: the plugin then patches in
+``pytest_load_initial_conftests``, before any ``conftest.py`` or test module is imported. (Patching
+later, when a fixture is first used, would come after those imports: the RecursionError trap.) A
+``conftest.py`` that calls ``patch_all()`` before its other imports works too. Without either,
+those fixtures fail with a message that says how to opt in.
 
 Fixtures:
 
@@ -16,22 +24,56 @@ Fixtures:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import pytest
 from gevent import monkey
 
-monkey.patch_all()
+if TYPE_CHECKING:
+    from healthcrawl.testing.certs import CertAuthority
+    from healthcrawl.testing.servers import HTTPTestServer
 
-from typing import Any, Callable, Iterator  # noqa: E402
+GEVENT_INI = "healthcrawl_gevent"
+"""The ini option that opts a project in to gevent's monkey patch at pytest start-up."""
 
-import pytest  # noqa: E402
+OPT_IN_HINT = (
+    f"set `{GEVENT_INI} = true` under [tool.pytest.ini_options] in pyproject.toml (or [pytest] in pytest.ini; "
+    f"`pytest -o {GEVENT_INI}=true` for one run), or call gevent.monkey.patch_all() first thing in conftest.py"
+)
 
-from healthcrawl.testing.certs import CERT_KINDS, CertAuthority  # noqa: E402
-from healthcrawl.testing.crawl import run_crawl  # noqa: E402
-from healthcrawl.testing.servers import HTTPTestServer  # noqa: E402
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        GEVENT_INI,
+        "run gevent.monkey.patch_all() before conftest.py files and test modules are imported "
+        "(the healthcrawl fixtures that open sockets need it)",
+        type="bool",
+        default=False,
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Patch for gevent when the project opted in: this hook runs before any conftest.py is imported."""
+    if early_config.getini(GEVENT_INI):
+        monkey.patch_all()
+
+
+def require_gevent_patch() -> None:
+    """Fail the test with how to opt in unless the standard library is patched for gevent."""
+    if not monkey.is_module_patched("socket"):
+        pytest.fail(
+            "healthcrawl's fixtures make_server, http_server, https_server and crawl need gevent's monkey patch, "
+            f"which must run before test modules import ssl or requests: {OPT_IN_HINT}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")
 def healthcrawl_ca() -> Iterator[CertAuthority]:
     """The certificate authority of every TLS server these fixtures start; ``crawl`` trusts it."""
+    from healthcrawl.testing.certs import CertAuthority
+
     with CertAuthority() as authority:
         yield authority
 
@@ -45,6 +87,10 @@ def make_server(healthcrawl_ca: CertAuthority) -> Iterator[Callable[..., HTTPTes
     server is a ``HTTPTestServer``: ``server.route(path, status=, body=, headers=, delay=, ...)``
     sets what a path answers and ``server.url(path)`` is its URL. Servers stop at teardown.
     """
+    require_gevent_patch()
+    from healthcrawl.testing.certs import CERT_KINDS
+    from healthcrawl.testing.servers import HTTPTestServer
+
     servers: list[HTTPTestServer] = []
 
     def start(
@@ -82,8 +128,10 @@ def crawl(healthcrawl_ca: CertAuthority) -> Callable[..., list[dict[str, Any]]]:
     The config is what a YAML file would hold. Unless ``crawl.verify`` is set, certificates are
     verified against ``healthcrawl_ca``, so the fixtures' valid certificates pass. Plugins that
     ``register_plugin`` registered take part. Keyword arguments go to
-    ``healthcrawl.testing.crawl.run_crawl`` (``base_dir``, ``manager``, ``extra_sinks``).
+    ``healthcrawl.testing.run_crawl`` (``base_dir``, ``manager``, ``extra_sinks``).
     """
+    require_gevent_patch()
+    from healthcrawl.testing.crawl import run_crawl
 
     def run(config: dict[str, Any], **kwargs: Any) -> list[dict[str, Any]]:
         settings = {"verify": healthcrawl_ca.ca_bundle_path, **(config.get("crawl") or {})}

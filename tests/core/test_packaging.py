@@ -43,6 +43,7 @@ def test_non_editable_install_imports_and_runs(tmp_path):
     assert "targets: 7   ok: 3" in demo.stdout and (tmp_path / "offline-demo.db").is_file()
     (dist_info,) = target.glob("healthcrawl-*.dist-info")
     assert "[pytest11]\nhealthcrawl = healthcrawl.testing.pytest_plugin" in (dist_info / "entry_points.txt").read_text()
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\nhealthcrawl_gevent = true\n")
     (tmp_path / "test_kit.py").write_text(PLUGIN_AUTHOR_TEST.format(site=str(target)))
     kit = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_kit.py"],
                          capture_output=True, text=True, env=env, cwd=tmp_path)
@@ -51,10 +52,11 @@ def test_non_editable_install_imports_and_runs(tmp_path):
 
 PLUGIN_AUTHOR_TEST = """
 import healthcrawl.testing.pytest_plugin
+from healthcrawl.testing import records_by_target
 
 
 def test_the_installed_pytest_plugin_provides_the_fixtures(http_server, crawl):
     assert healthcrawl.testing.pytest_plugin.__file__.startswith({site!r})
-    (record,) = crawl({{"sources": [{{"type": "list", "targets": [http_server.url("/")]}}]}})
-    assert record["ok"] is True
+    records = records_by_target(crawl({{"sources": [{{"type": "list", "targets": [http_server.url("/")]}}]}}))
+    assert records[http_server.url("/")]["ok"] is True
 """

@@ -25,6 +25,7 @@ def test_the_example_check_and_its_example_test_pass_in_a_crawl(pytester):
     assert set(files) == {"healthcrawl_response_time.py", "test_response_time.py"}
     for name, source in files.items():
         pytester.path.joinpath(name).write_text(source)
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\nhealthcrawl_gevent = true\n")  # the page's opt-in
     result = pytester.runpytest_subprocess("-q", "test_response_time.py")
     result.assert_outcomes(passed=1)
 

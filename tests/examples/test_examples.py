@@ -3,8 +3,6 @@
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,20 +15,21 @@ NEEDS_A_DATABASE_SERVER = {"postgresql"}
 OFFLINE = [name for name, ex in EXAMPLES.items() if ex.needs_demo_servers and name not in NEEDS_A_DATABASE_SERVER]
 
 
-def healthcrawl(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "healthcrawl", *args], capture_output=True, text=True, **kwargs)
-
-
 @pytest.fixture(scope="module")
-def run_example(tmp_path_factory):
-    """Run a packaged example (once per module) in a fresh folder; returns the process and the folder."""
-    runs = {}
+def example_runs():
+    """The examples this module ran: name -> (CommandResult, folder)."""
+    return {}
+
+
+@pytest.fixture
+def run_example(example_runs, tmp_path_factory, healthcrawl_cli):
+    """Run a packaged example (once per module) in a fresh folder; returns the command's result and the folder."""
 
     def run(name):
-        if name not in runs:
+        if name not in example_runs:
             folder = tmp_path_factory.mktemp(name)
-            runs[name] = healthcrawl("examples", "run", name, cwd=folder), folder
-        return runs[name]
+            example_runs[name] = healthcrawl_cli("examples", "run", name, cwd=folder), folder
+        return example_runs[name]
 
     return run
 
@@ -49,15 +48,15 @@ def test_the_issue_s_examples_are_packaged():
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_every_example_config_validates(name):
-    proc = healthcrawl("validate", str(EXAMPLES[name].config_path))
-    assert proc.returncode == 0, proc.stderr
+def test_every_example_config_validates(name, healthcrawl_cli):
+    proc = healthcrawl_cli("validate", str(EXAMPLES[name].config_path))
+    assert proc.exit_code == 0, proc.stderr
     assert ": ok (" in proc.stdout
 
 
-def test_examples_lists_each_with_its_description():
-    proc = healthcrawl("examples")
-    assert proc.returncode == 0, proc.stderr
+def test_examples_lists_each_with_its_description(healthcrawl_cli):
+    proc = healthcrawl_cli("examples")
+    assert proc.exit_code == 0, proc.stderr
     for example in EXAMPLES.values():
         assert f"{example.name}  " in proc.stdout and example.description in proc.stdout
 
@@ -65,7 +64,7 @@ def test_examples_lists_each_with_its_description():
 @pytest.mark.parametrize("name", OFFLINE)
 def test_every_offline_example_runs_end_to_end(name, run_example):
     proc, tmp_path = run_example(name)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.stderr
     assert "completed" in proc.stdout.splitlines()[0] and "targets: " in proc.stdout
     assert "internal_error" not in proc.stdout and "${" not in proc.stdout
     outputs = [p.name for p in tmp_path.iterdir()]
@@ -74,7 +73,7 @@ def test_every_offline_example_runs_end_to_end(name, run_example):
 
 def test_offline_demo_shows_healthy_and_broken_servers(run_example):
     proc, tmp_path = run_example("offline-demo")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.stderr
     assert "targets: 7   ok: 3   failed checks: 1   errors: 3" in proc.stdout
     db = tmp_path / "offline-demo.db"
     rows = query(db, "SELECT target, ok, error_kind, status_code, redirects, tls_verified, tls_days_left FROM results")
@@ -92,28 +91,28 @@ def test_offline_demo_shows_healthy_and_broken_servers(run_example):
     assert [target for (target,) in failed_body] == [k for k, *_ in rows if k.endswith("/broken")]
 
 
-def test_copy_makes_an_editable_folder_that_runs(tmp_path):
-    proc = healthcrawl("examples", "copy", "offline-demo", "my-demo", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+def test_copy_makes_an_editable_folder_that_runs(tmp_path, healthcrawl_cli):
+    proc = healthcrawl_cli("examples", "copy", "offline-demo", "my-demo", cwd=tmp_path)
+    assert proc.exit_code == 0, proc.stderr
     copied = tmp_path / "my-demo"
     assert {"crawl.yaml", "targets.txt", "README.md", "demo_servers.py"} <= {p.name for p in copied.iterdir()}
     (copied / "targets.txt").write_text("${DEMO_HTTP}/health\n${DEMO_HTTP}/broken\n")
-    proc = healthcrawl("examples", "run", "my-demo", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    proc = healthcrawl_cli("examples", "run", "my-demo", cwd=tmp_path)
+    assert proc.exit_code == 0, proc.stderr
     assert "targets: 2   ok: 1   failed checks: 1   errors: 0" in proc.stdout
     assert (copied / "targets.txt").read_text().startswith("${DEMO_HTTP}"), "running a copy leaves it as it was"
 
 
-def test_copy_refuses_to_overwrite(tmp_path):
+def test_copy_refuses_to_overwrite(tmp_path, healthcrawl_cli):
     (tmp_path / "top-sites").mkdir()
-    proc = healthcrawl("examples", "copy", "top-sites", cwd=tmp_path)
-    assert proc.returncode == 2
+    proc = healthcrawl_cli("examples", "copy", "top-sites", cwd=tmp_path)
+    assert proc.exit_code == 2
     assert proc.stderr.startswith("error: top-sites already exists") and "Traceback" not in proc.stderr
 
 
-def test_unknown_example_is_a_usage_error_naming_the_known_ones(tmp_path):
-    proc = healthcrawl("examples", "run", "no-such-example", cwd=tmp_path)
-    assert proc.returncode == 2
+def test_unknown_example_is_a_usage_error_naming_the_known_ones(tmp_path, healthcrawl_cli):
+    proc = healthcrawl_cli("examples", "run", "no-such-example", cwd=tmp_path)
+    assert proc.exit_code == 2
     assert "no example called 'no-such-example'" in proc.stderr and "offline-demo" in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -129,7 +128,7 @@ def test_get_example_finds_packaged_ones_by_name():
 
 def test_tls_expiry_audit_reports_certificates_expiring_within_30_days(run_example):
     proc, tmp_path = run_example("tls-expiry-audit")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.stderr
     assert "targets: 5   ok: 2   failed checks: 2   errors: 1" in proc.stdout
     records = [json.loads(line) for line in (tmp_path / "tls-expiry-audit.jsonl").read_text().splitlines()]
     verdicts = sorted((r["tls"]["days_left"], r["checks"][0]["ok"]) for r in records)
@@ -143,11 +142,11 @@ def test_tls_expiry_audit_reports_certificates_expiring_within_30_days(run_examp
     assert [days for (days,) in report] == [days for days, ok in verdicts if not ok]
 
 
-def test_postgresql_example_stores_its_results_in_postgresql(postgres_url, tmp_path):
+def test_postgresql_example_stores_its_results_in_postgresql(postgres_url, tmp_path, healthcrawl_cli):
     engine = database_engine(postgres_url)
-    proc = healthcrawl("examples", "run", "postgresql", cwd=tmp_path,
-                       env={**os.environ, "HEALTHCRAWL_POSTGRES_URL": postgres_url})
-    assert proc.returncode == 0, proc.stderr
+    proc = healthcrawl_cli("examples", "run", "postgresql", cwd=tmp_path,
+                           env={"HEALTHCRAWL_POSTGRES_URL": postgres_url})
+    assert proc.exit_code == 0, proc.stderr
     assert "targets: 3   ok: 1   failed checks: 2   errors: 0" in proc.stdout
     run_id = proc.stdout.split()[1]
     with engine.connect() as db:
@@ -178,18 +177,18 @@ def test_the_examples_page_documents_every_example():
         assert f"| `{name}` |" in page, f"docs/examples.md has no row for {name}"
 
 
-def test_an_example_without_demo_servers_runs_in_place_from_a_copy(tmp_path, http_server):
-    healthcrawl("examples", "copy", "top-sites", "my-sites", cwd=tmp_path, check=True)
+def test_an_example_without_demo_servers_runs_in_place_from_a_copy(tmp_path, http_server, healthcrawl_cli):
+    assert healthcrawl_cli("examples", "copy", "top-sites", "my-sites", cwd=tmp_path).exit_code == 0
     (tmp_path / "my-sites" / "targets.txt").write_text(f"{http_server.url('/')}\n{http_server.url('/gone')}\n")
-    proc = healthcrawl("examples", "run", "my-sites", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    proc = healthcrawl_cli("examples", "run", "my-sites", cwd=tmp_path)
+    assert proc.exit_code == 0, proc.stderr
     assert "targets: 2   ok: 1   failed checks: 1   errors: 0" in proc.stdout
     assert len((tmp_path / "top-sites.jsonl").read_text().splitlines()) == 2
 
 
 def test_internal_services_judge_each_service_by_its_own_row(run_example):
     proc, tmp_path = run_example("internal-services")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc.stderr
     assert "targets: 5   ok: 3   failed checks: 2   errors: 0" in proc.stdout
     failed = query(tmp_path / "internal-services.db",
                    "SELECT r.target, r.status_code, c.name FROM results r "

@@ -1,15 +1,87 @@
 """The ``healthcrawl`` pytest plugin, tested the way pytest tests plugins: inner test runs with pytester.
 
-Inner runs are subprocesses: an in-process run would leave this process with two copies of every
-module the inner run imported first (pytester drops them from ``sys.modules`` afterwards).
+Inner runs are subprocesses, and fresh projects: healthcrawl is installed (so its plugin is loaded),
+but nothing is patched unless the project opts in with ``healthcrawl_gevent = true``. (An in-process
+run would also leave this process with two copies of every module the inner run imported first.)
 """
 
+import subprocess
+import sys
 import textwrap
 
+OPT_IN = "[tool.pytest.ini_options]\nhealthcrawl_gevent = true\n"
 
-def run_inner(pytester, source, *args):
+
+def run_inner(pytester, source, *args, opt_in=True):
+    """Run ``source`` as the test module of a fresh project (opted in to gevent unless ``opt_in=False``)."""
+    if opt_in:
+        pytester.makepyprojecttoml(OPT_IN)
     pytester.makepyfile(test_inner=textwrap.dedent(source))
     return pytester.runpytest_subprocess("-q", *args)
+
+
+def test_loading_the_plugin_imports_no_ssl_requests_or_servers():
+    script = ("import sys, healthcrawl.testing, healthcrawl.testing.pytest_plugin\n"
+              "print(sorted(m for m in ('ssl', 'urllib3', 'requests', 'trustme', 'healthcrawl.testing.servers')"
+              " if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_a_project_that_does_not_opt_in_runs_unpatched(pytester):
+    result = run_inner(pytester, """
+        import socket
+        import ssl
+
+        from gevent import monkey
+
+        def test_plain(pytestconfig):
+            assert pytestconfig.pluginmanager.hasplugin("healthcrawl"), "the plugin is loaded..."
+            assert not monkey.is_module_patched("socket") and not monkey.is_module_patched("ssl")  # ...and idle
+            assert socket.socket is monkey.get_original("socket", "socket")
+            assert ssl.SSLContext is monkey.get_original("ssl", "SSLContext")
+    """, opt_in=False)
+    result.assert_outcomes(passed=1)
+
+
+def test_a_project_that_opts_in_is_patched_before_its_conftest_is_imported(pytester):
+    pytester.makeconftest("""
+        import requests  # what a plugin's conftest.py may well import first
+        from gevent import monkey
+
+        PATCHED_BEFORE_CONFTEST = monkey.is_module_patched("socket") and monkey.is_module_patched("ssl")
+    """)
+    result = run_inner(pytester, """
+        import socket
+
+        from gevent import monkey
+        from conftest import PATCHED_BEFORE_CONFTEST
+
+        def test_patched(http_server, crawl):
+            assert PATCHED_BEFORE_CONFTEST
+            assert socket.socket is not monkey.get_original("socket", "socket")
+            (record,) = crawl({"sources": [{"type": "list", "targets": [http_server.url("/")]}]})
+            assert record["ok"] is True
+    """)
+    result.assert_outcomes(passed=1)
+
+
+def test_fixtures_that_need_gevent_say_how_to_opt_in(pytester):
+    result = run_inner(pytester, """
+        def test_server(http_server):
+            pass
+
+        def test_crawl(crawl):
+            pass
+
+        def test_the_ca_needs_no_patch(healthcrawl_ca):
+            assert healthcrawl_ca.ca_bundle_path
+    """, opt_in=False)
+    result.assert_outcomes(passed=1, errors=2)
+    hint = "healthcrawl's fixtures make_server, http_server, https_server and crawl need gevent's monkey patch"
+    result.stdout.fnmatch_lines([f"*{hint}*set `healthcrawl_gevent = true`*"] * 2)
+    assert "Traceback" not in result.stdout.str()
+    pytester.runpytest_subprocess("-q", "-o", "healthcrawl_gevent=true").assert_outcomes(passed=3)
 
 
 def test_http_server_answers_with_the_status_body_headers_and_delay_a_test_sets(pytester):
@@ -71,9 +143,7 @@ def test_register_plugin_registers_for_one_test_only(pytester):
         import pytest
         from marshmallow import Schema, fields
 
-        from healthcrawl import hookimpl
-        from healthcrawl.plugin_system.components import Check
-        from healthcrawl import ConfigError
+        from healthcrawl import Check, ConfigError, hookimpl
 
         class HeaderOptions(Schema):
             name = fields.String(required=True)
@@ -117,6 +187,7 @@ def test_register_plugin_registers_for_one_test_only(pytester):
 
 
 def test_the_plugin_is_loaded_from_its_entry_point_and_can_be_switched_off(pytester):
+    pytester.makepyprojecttoml(OPT_IN)
     pytester.makepyfile(test_inner="def test_uses_a_fixture(http_server):\n    assert http_server.port\n")
     loaded = pytester.runpytest_subprocess("-q")
     loaded.assert_outcomes(passed=1)

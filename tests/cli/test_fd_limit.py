@@ -1,4 +1,7 @@
-"""concurrency: 10000 works: the soft open-file limit is raised, or a too-low hard limit is a one-line config error."""
+"""concurrency: 10000 works: the soft open-file limit is raised, or a too-low hard limit is a one-line config error.
+
+A resource limit belongs to a process: each test runs ``python -m healthcrawl`` with the limits it sets.
+"""
 
 import json
 import resource

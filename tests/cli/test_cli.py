@@ -1,4 +1,9 @@
-"""The command line, run as a real child process: run, check, plugins, interrupts and exit codes."""
+"""The command line: run, check, plugins, interrupts and exit codes.
+
+Commands run in this process (the ``healthcrawl_cli`` fixture calls ``main(argv)``); the interrupt
+and the closed pipe run ``python -m healthcrawl`` as a real child, since a signal and stdout's file
+descriptor belong to a process.
+"""
 
 import json
 import signal
@@ -12,16 +17,12 @@ import gevent
 from healthcrawl.testing.servers import HTTPTestServer, free_port
 
 
-def healthcrawl(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "healthcrawl", *args], capture_output=True, text=True, **kwargs)
-
-
 def write_config(path, body):
     path.write_text(textwrap.dedent(body))
     return path
 
 
-def test_run_stores_results_and_prints_a_summary(tmp_path):
+def test_run_stores_results_and_prints_a_summary(tmp_path, healthcrawl_cli):
     with HTTPTestServer() as server:
         server.route("/health", body="healthy")
         config = write_config(tmp_path / "crawl.yaml", f"""
@@ -39,8 +40,8 @@ def test_run_stores_results_and_prints_a_summary(tmp_path):
               - type: jsonl
                 path: {tmp_path}/results.jsonl
         """)
-        proc = healthcrawl("run", str(config), cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+        proc = healthcrawl_cli("run", config, cwd=tmp_path)
+    assert proc.exit_code == 0, proc.stderr
     assert "targets: 3   ok: 1   failed checks: 1   errors: 1" in proc.stdout
     assert "connect_refused" in proc.stdout and "slowest targets:" in proc.stdout
     records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
@@ -54,10 +55,10 @@ def test_run_stores_results_and_prints_a_summary(tmp_path):
     assert failed_body == [(server.url("/missing"),)]
 
 
-def test_check_prints_a_table():
+def test_check_prints_a_table(healthcrawl_cli):
     with HTTPTestServer() as server:
-        proc = healthcrawl("check", server.url("/"), server.url("/nope"), "ftp://example.com/")
-    assert proc.returncode == 0, proc.stderr
+        proc = healthcrawl_cli("check", server.url("/"), server.url("/nope"), "ftp://example.com/")
+    assert proc.exit_code == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].split() == ["TARGET", "RESULT", "STATUS", "MS", "DETAIL"]
     rows = [line.split() for line in lines[1:]]
@@ -67,9 +68,9 @@ def test_check_prints_a_table():
     assert rows[2][1:3] == ["invalid_target", "-"]
 
 
-def test_plugins_lists_built_ins_with_their_types():
-    proc = healthcrawl("plugins")
-    assert proc.returncode == 0, proc.stderr
+def test_plugins_lists_built_ins_with_their_types(healthcrawl_cli):
+    proc = healthcrawl_cli("plugins")
+    assert proc.exit_code == 0, proc.stderr
     text = proc.stdout
     for type_name in ("source:file", "source:list", "check:status", "check:body_match", "check:tls_expiry",
                       "sink:sqlalchemy", "sink:jsonl"):
@@ -108,15 +109,15 @@ def test_interrupt_flushes_finished_results_and_exits_130(tmp_path):
         assert db.execute("SELECT count(*) FROM results").fetchone() == (20,)
 
 
-def test_bad_sink_database_stops_before_crawling(tmp_path):
+def test_bad_sink_database_stops_before_crawling(tmp_path, healthcrawl_cli):
     with HTTPTestServer() as server:
         config = write_config(tmp_path / "crawl.yaml", f"""
             sources: [{{type: list, targets: ["{server.url('/')}"]}}]
             sinks: [{{type: sqlalchemy, url: "sqlite:///{tmp_path}/no/such/dir/x.db"}}]
         """)
-        proc = healthcrawl("run", str(config))
+        proc = healthcrawl_cli("run", config)
         assert server.hits["/"] == 0
-    assert proc.returncode == 1
+    assert proc.exit_code == 1
     assert proc.stderr.startswith("error: sink 'sqlalchemy' cannot start:") and len(proc.stderr.splitlines()) == 1
 
 
@@ -131,25 +132,31 @@ def test_a_reader_that_goes_away_ends_the_command_without_a_traceback():
     assert "BrokenPipeError" not in stderr
 
 
-def test_a_missing_targets_file_is_one_error_line(tmp_path):
+def test_a_missing_targets_file_is_one_error_line(tmp_path, healthcrawl_cli):
     config = write_config(tmp_path / "crawl.yaml", """
         crawl: {workers: 2}
         sources: [{type: file, path: nosuch.txt}]
     """)
-    proc = healthcrawl("run", str(config))
-    assert proc.returncode == 2
+    proc = healthcrawl_cli("run", config)
+    assert proc.exit_code == 2
     assert proc.stderr == f"error: sources[0]: path {tmp_path}/nosuch.txt cannot be read: No such file or directory\n"
 
 
-def test_a_config_that_is_not_utf8_is_one_error_line(tmp_path):
+def test_a_config_that_is_not_utf8_is_one_error_line(tmp_path, healthcrawl_cli):
     config = tmp_path / "crawl.yaml"
     config.write_bytes(b"\xff\xfe\x00sources: []\n")
-    proc = healthcrawl("validate", str(config))
-    assert proc.returncode == 2
+    proc = healthcrawl_cli("validate", config)
+    assert proc.exit_code == 2
     assert proc.stderr == f"error: {config}: not UTF-8 text: invalid start byte at byte 0\n"
 
 
-def test_an_unknown_database_scheme_is_one_error_line():
-    proc = healthcrawl("runs", "--db", "bogus://x")
-    assert proc.returncode == 1
+def test_a_usage_error_exits_2_with_the_usage(healthcrawl_cli):
+    proc = healthcrawl_cli("run")
+    assert proc.exit_code == 2
+    assert proc.stderr.startswith("usage: healthcrawl run") and "required: config" in proc.stderr
+
+
+def test_an_unknown_database_scheme_is_one_error_line(healthcrawl_cli):
+    proc = healthcrawl_cli("runs", "--db", "bogus://x")
+    assert proc.exit_code == 1
     assert proc.stderr.startswith("error: unknown database URL scheme:") and len(proc.stderr.splitlines()) == 1
