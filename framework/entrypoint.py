@@ -16,4 +16,4 @@ def main(argv: list[str] | None = None) -> int:
 
     from healthcrawl.cli.main import main as cli_main
 
-    return cli_main(argv)
+    return cli_main(argv, own_process=True)

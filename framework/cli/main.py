@@ -35,11 +35,17 @@ EXIT_INTERRUPTED = 130
 BUILT_IN_COMMANDS = ("run", "check", "validate", "plugins", "examples")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run one command; returns the exit code."""
+def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
+    """Parse ``argv`` and run one command; returns the exit code.
+
+    ``own_process`` says the process is healthcrawl's to set up (the console script): a crawl then
+    raises the open-file limit and freezes the garbage collector (``process_setup``). Called in
+    another program's process (tests, an embedding program), ``main`` leaves the process as it is.
+    """
     logging.basicConfig(level=logging.WARNING, format="healthcrawl: %(message)s")
     try:
         args = build_parser().parse_args(argv)  # plugins load here: their commands are part of the parser
+        args.own_process = own_process
         return args.command(args)
     except BrokenPipeError:
         # The reader went away (`healthcrawl runs | head`): stop quietly, and keep the interpreter's
@@ -138,10 +144,10 @@ def _registry() -> ComponentRegistry:
 
 def command_run(args) -> int:
     config = load_config(args.config, _registry())
-    return _run_and_report(config, table=False, quiet=args.quiet, resume=args.resume)
+    return _run_and_report(config, args, table=False, quiet=args.quiet, resume=args.resume)
 
 
-def _run_and_report(config, table: bool, quiet: bool = False, resume: str | None = None) -> int:
+def _run_and_report(config, args, table: bool, quiet: bool = False, resume: str | None = None) -> int:
     """Crawl ``config``, print the run id (and with ``table`` one row per target) and the summary."""
     collector = ResultCollector()
     extra_sinks: list = [collector] if table else []
@@ -151,7 +157,7 @@ def _run_and_report(config, table: bool, quiet: bool = False, resume: str | None
     crawl = Crawl(config, extra_sinks=extra_sinks, resume=resume)
     if progress is not None:
         progress.total = crawl.expected_total()
-    outcome = _run(crawl)
+    outcome = _run(crawl, args)
     if not quiet:
         print(f"run {outcome.run.run_id} {outcome.state}")
         if table:
@@ -163,9 +169,10 @@ def _run_and_report(config, table: bool, quiet: bool = False, resume: str | None
     return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
 
 
-def _run(crawl: Crawl) -> CrawlOutcome:
-    """Set this process up for crawling (open files, warnings, GC: see ``process_setup``), then run."""
-    prepare_process(crawl.settings)
+def _run(crawl: Crawl, args) -> CrawlOutcome:
+    """Set this process up for crawling if it is ours (open files, warnings, GC: see ``process_setup``), then run."""
+    if args.own_process:
+        prepare_process(crawl.settings)
     return crawl.run()
 
 
@@ -177,7 +184,7 @@ def command_check(args) -> int:
     }
     config = build_config(data, _registry(), name="healthcrawl check")
     collector = ResultCollector()
-    outcome = _run(Crawl(config, extra_sinks=[collector]))
+    outcome = _run(Crawl(config, extra_sinks=[collector]), args)
     order = {parse_target(text).url: index for index, text in enumerate(args.targets)}
     print(_result_table(sorted(collector.results, key=lambda result: order.get(result.target, len(order)))))
     return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
@@ -236,7 +243,7 @@ def command_examples_run(args) -> int:
     with prepared_example(example) as config_path:
         config = load_config(config_path, _registry())
         config = dataclasses.replace(config, name=f"example {example.name}")
-        return _run_and_report(config, table=True)
+        return _run_and_report(config, args, table=True)
 
 
 def command_examples_copy(args) -> int:
