@@ -1,0 +1,17 @@
+"""Deprecated: import from ``healthcrawl`` (``from healthcrawl import Check, Source, Sink``). Removed in the next release."""
+
+from healthcrawl.old_import_paths import PUBLIC, forwarding
+
+_INTERNAL = "healthcrawl.plugin_system.components"
+
+__all__, __getattr__, __dir__ = forwarding(__name__, {
+    "Check": PUBLIC,
+    "Source": PUBLIC,
+    "Sink": PUBLIC,
+    "ComponentContext": PUBLIC,
+    "ComponentDisabled": PUBLIC,
+    "RunInfo": PUBLIC,
+    "EmptyOptions": _INTERNAL,
+    "COMPONENT_KINDS": _INTERNAL,
+    "Component": _INTERNAL,
+})

@@ -1,0 +1,14 @@
+"""Deprecated: import from ``healthcrawl`` (``from healthcrawl import ConfigError, CrawlSettings, at_least``). Removed in the next release."""
+
+from healthcrawl.old_import_paths import PUBLIC, forwarding
+
+_INTERNAL = "healthcrawl.configuration.loading"
+
+__all__, __getattr__, __dir__ = forwarding(__name__, {
+    "ConfigError": PUBLIC,
+    "at_least": PUBLIC,
+    "CrawlSettings": PUBLIC,
+    "build_config": _INTERNAL,
+    "load_config": _INTERNAL,
+    "DEFAULT_CHECKS": _INTERNAL,
+})
