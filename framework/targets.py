@@ -1,4 +1,6 @@
-"""Deprecated: import from ``healthcrawl`` (``from healthcrawl import parse_target``). Removed in the next release."""
+"""Deprecated, removed in the next release: import from ``healthcrawl`` instead
+(``from healthcrawl import parse_target``); see ``healthcrawl.old_import_paths``.
+"""
 
 from healthcrawl.old_import_paths import PUBLIC, forwarding
 
