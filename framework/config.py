@@ -2,15 +2,6 @@
 (``from healthcrawl import ConfigError, CrawlSettings, at_least``); see ``healthcrawl.old_import_paths``.
 """
 
-from healthcrawl.old_import_paths import PUBLIC, forwarding
+from healthcrawl.old_import_paths import forwarding
 
-_INTERNAL = "healthcrawl.configuration.loading"
-
-__all__, __getattr__, __dir__ = forwarding(__name__, {
-    "ConfigError": PUBLIC,
-    "at_least": PUBLIC,
-    "CrawlSettings": PUBLIC,
-    "build_config": _INTERNAL,
-    "load_config": _INTERNAL,
-    "DEFAULT_CHECKS": _INTERNAL,
-})
+__all__, __getattr__, __dir__ = forwarding(__name__)

@@ -2,9 +2,6 @@
 (``from healthcrawl import Snapshot, CheckOutcome, Result``); see ``healthcrawl.old_import_paths``.
 """
 
-from healthcrawl.old_import_paths import PUBLIC, forwarding
+from healthcrawl.old_import_paths import forwarding
 
-__all__, __getattr__, __dir__ = forwarding(__name__, {
-    name: PUBLIC
-    for name in ("Target", "Snapshot", "CheckOutcome", "Result", "Timings", "TlsInfo", "ERROR_KINDS", "RESULT_KEYS")
-})
+__all__, __getattr__, __dir__ = forwarding(__name__)

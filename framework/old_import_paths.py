@@ -1,9 +1,9 @@
 """The import paths plugins used before ``from healthcrawl import ...``, kept working for one release.
 
 ``healthcrawl.components``, ``healthcrawl.config``, ``healthcrawl.models`` and ``healthcrawl.targets``
-are shims: each forwards the names it used to define and warns, on every use, with the import
-to write instead. Names that are public API point to ``healthcrawl``; the others (never public)
-point to their new internal home, which may change without notice.
+are shims: each forwards the names it used to define (``MOVED``) and warns, on every use, with the
+import to write instead. Names that are public API point to ``healthcrawl``; the others (never
+public) point to their new internal home, which may change without notice.
 """
 
 from __future__ import annotations
@@ -14,14 +14,29 @@ from typing import Any, Callable
 
 PUBLIC = "healthcrawl"
 
+MOVED: dict[str, dict[str, str]] = {
+    "healthcrawl.components": {
+        **dict.fromkeys(("Check", "Source", "Sink", "ComponentContext", "ComponentDisabled", "RunInfo"), PUBLIC),
+        **dict.fromkeys(("EmptyOptions", "COMPONENT_KINDS", "Component"), "healthcrawl.plugin_system.components"),
+    },
+    "healthcrawl.config": {
+        **dict.fromkeys(("ConfigError", "at_least", "CrawlSettings"), PUBLIC),
+        **dict.fromkeys(("build_config", "load_config", "DEFAULT_CHECKS"), "healthcrawl.configuration.loading"),
+    },
+    "healthcrawl.models": dict.fromkeys(
+        ("Target", "Snapshot", "CheckOutcome", "Result", "Timings", "TlsInfo", "ERROR_KINDS", "RESULT_KEYS"), PUBLIC
+    ),
+    "healthcrawl.targets": {"parse_target": PUBLIC, "normalise_url": "healthcrawl.target_parsing"},
+}
+"""For each old module, every name it had and the module that defines it now."""
 
-def forwarding(old_module: str, homes: dict[str, str]) -> tuple[list[str], Callable[[str], Any], Callable[[], list[str]]]:
+
+def forwarding(old_module: str) -> tuple[list[str], Callable[[str], Any], Callable[[], list[str]]]:
     """``__all__``, ``__getattr__`` and ``__dir__`` (PEP 562) for the shim ``old_module``.
 
-    ``homes`` maps each name the old module had to the module that defines it now
-    (``"healthcrawl"`` for the public ones). Each access warns with a ``DeprecationWarning``
-    attributed to the line that imported the name.
+    Each access warns with a ``DeprecationWarning`` attributed to the line that imported the name.
     """
+    homes = MOVED[old_module]
     names = sorted(homes)
 
     def __getattr__(name: str) -> Any:

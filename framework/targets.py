@@ -2,9 +2,6 @@
 (``from healthcrawl import parse_target``); see ``healthcrawl.old_import_paths``.
 """
 
-from healthcrawl.old_import_paths import PUBLIC, forwarding
+from healthcrawl.old_import_paths import forwarding
 
-__all__, __getattr__, __dir__ = forwarding(__name__, {
-    "parse_target": PUBLIC,
-    "normalise_url": "healthcrawl.target_parsing",
-})
+__all__, __getattr__, __dir__ = forwarding(__name__)
