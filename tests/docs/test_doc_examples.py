@@ -1,5 +1,5 @@
-"""The code the docs show works: the example plugin, its test and the ``from_config`` example are
-extracted from the pages and run.
+"""The code the docs show works: the example plugin and its test, the ``from_config`` example and the
+example command are extracted from the pages and run.
 
 A code block preceded by ``<!-- docs-example: FILE -->`` is saved as FILE.
 """
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from healthcrawl import ConfigError, hookimpl
+from healthcrawl.cli.main import main
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EXAMPLE = re.compile(r"<!-- docs-example: (\S+) -->\n```python\n(.*?)```", re.S)
@@ -73,3 +74,17 @@ def test_the_from_config_example_is_built_in_code_and_checks_its_file_before_cra
         crawl({"sources": [{"type": "hosts_file", "path": "gone.txt"}]}, base_dir=tmp_path)
     assert missing.value.problems == [f"sources[0]: path: no such file: {tmp_path / 'gone.txt'}"]
     assert http_server.hits["/"] == 1
+
+
+def test_the_command_example_runs_from_the_command_line(register_plugin, capsys):
+    section = (DOCS / "plugin-hooks.md").read_text().split("\n## healthcrawl_register_commands\n")[1].split("\n## ")[0]
+    example = types.ModuleType("normalise_command")
+    exec(re.findall(r"```python\n(.*?)```", section, re.S)[-1], example.__dict__)
+    register_plugin(example)
+    assert main(["normalise", "example.com", "https://a.example/x"]) == 0
+    assert capsys.readouterr().out == "https://example.com/\nhttps://a.example/x\n"
+    assert main(["normalise", "example.com", "not a target"]) == 1
+    assert capsys.readouterr() == (
+        "https://example.com/\nnot a target: a target cannot contain white space\n",
+        "error: 1 of 2 targets are invalid\n",
+    )
