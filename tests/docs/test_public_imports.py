@@ -99,3 +99,10 @@ def test_every_example_and_doc_page_with_python_is_checked():
             "examples/plugins/healthcrawl-security-headers/src/healthcrawl_security_headers/check.py",
             "examples/plugins/healthcrawl-security-headers/tests/test_webhook.py",
             "examples/offline-demo/demo_servers.py"} <= places
+
+
+def test_writing_plugins_lists_every_public_name():
+    page = (REPO / "docs" / "writing-plugins.md").read_text()
+    paragraph = page.split("\nThe public names are ", 1)[1].split("\n\n", 1)[0]
+    listed = set(re.findall(r"`(\w+)`", paragraph.split(". The modules inside")[0]))
+    assert listed == set(healthcrawl.__all__) - {"__version__"}
