@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from healthcrawl.records import ERROR_KINDS, RESULT_KEYS
+from healthcrawl import ERROR_KINDS, RESULT_KEYS
 
 PAGE = (Path(__file__).resolve().parents[2] / "docs" / "results.md").read_text()
 

@@ -18,6 +18,8 @@ from healthcrawl.plugin_system.manager import PluginManager
 REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "plugin-hooks.md"
 CODE_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+WORKER_HOOKS = {"healthcrawl_prepare_request"}
+"""Hooks called where targets are fetched; every other hook runs in the parent process."""
 HOOK_MARK = re.compile(r"""^\s*@pytest\.mark\.hook\(\s*["'](\w+)["']\s*\)""", re.M)
 
 
@@ -56,6 +58,14 @@ def test_documented_calling_rule_matches_firstresult(name):
         assert "first non-`None` result" in section
     else:
         assert "Every implementation is called" in section
+
+
+@pytest.mark.parametrize("name", sorted(hook_specs()))
+def test_documented_calling_rule_says_where_the_hook_runs(name):
+    called = re.search(r"^- Called: (.*?)(?=^- |^```)", documented_sections()[name], re.S | re.M)
+    assert called is not None, f"the {name} section has no '- Called:' line"
+    where = "in a worker process" if name in WORKER_HOOKS else "in the parent process"
+    assert " ".join(called.group(1).split()).startswith(where)
 
 
 @pytest.mark.parametrize("name", sorted(hook_specs()))

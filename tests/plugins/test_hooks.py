@@ -5,10 +5,7 @@ import logging
 import pytest
 from marshmallow import Schema, fields
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import Check, Sink, Source
-from healthcrawl import ConfigError
-from healthcrawl.target_parsing import parse_target
+from healthcrawl import Check, ConfigError, Sink, Source, hookimpl, parse_target
 
 
 def list_source(*urls):

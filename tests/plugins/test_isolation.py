@@ -2,9 +2,7 @@
 
 import pytest
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.components import Check
-from healthcrawl import ConfigError
+from healthcrawl import Check, ConfigError, hookimpl
 
 
 def checks_plugin(*check_classes):

@@ -14,8 +14,7 @@ import pytest
 from healthcrawl import __version__
 
 GOOD_PLUGIN = """
-    from healthcrawl import hookimpl
-    from healthcrawl.plugin_system.components import Check
+    from healthcrawl import Check, hookimpl
 
 
     class Teapot(Check):
@@ -134,6 +133,8 @@ def test_a_plugin_whose_registration_raises_stops_startup_naming_it(site):
      "implements healthcrawl_regster_checks, which is not a healthcrawl hook"),
     ("from healthcrawl import hookimpl\n@hookimpl\ndef healthcrawl_result(reslt):\n    pass\n",
      "Argument(s) {'reslt'} are declared in the hookimpl but can not be found in the hookspec"),
+    ("from healthcrawl import hookimpl\n@hookimpl(wrapper=True)\ndef healthcrawl_result(result):\n    return (yield)\n",
+     "implements healthcrawl_result as a wrapper, which healthcrawl does not support there"),
 ])
 def test_a_plugin_with_a_wrong_hook_stops_startup_naming_it(site, source, message):
     install(site, "hc_typo", source, entry_point="typo")
@@ -145,8 +146,7 @@ def test_a_plugin_with_a_wrong_hook_stops_startup_naming_it(site, source, messag
 
 def test_two_plugins_registering_one_type_name_is_an_error_naming_both(site):
     install(site, "hc_status", """
-        from healthcrawl import hookimpl
-        from healthcrawl.plugin_system.components import Check
+        from healthcrawl import Check, hookimpl
 
         class MyStatus(Check):
             type_name = "status"

@@ -1,8 +1,10 @@
 """The security_headers check against real loopback servers (fixtures from healthcrawl's pytest plugin)."""
 
 import pytest
-from healthcrawl import ConfigError
+from healthcrawl import CheckOutcome, ConfigError, Snapshot, Target
 from healthcrawl.testing.crawl import records_by_target
+
+from healthcrawl_security_headers.check import SecurityHeadersCheck, SecurityHeadersOptions
 
 GOOD = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
@@ -74,3 +76,9 @@ def test_bad_options_are_config_errors_naming_the_key(crawl, options, problem):
     with pytest.raises(ConfigError) as caught:
         crawl(config)
     assert any(line.startswith(problem) for line in caught.value.problems), caught.value.problems
+
+
+def test_the_check_is_built_in_code_without_a_config_or_a_context():
+    check = SecurityHeadersCheck(SecurityHeadersOptions().load({"require": ["x-content-type-options"]}))
+    snapshot = Snapshot(Target("https://a.example/"), status_code=200, headers={"X-Content-Type-Options": "sniff"})
+    assert check.evaluate(snapshot) == CheckOutcome("security_headers", False, "X-Content-Type-Options is 'sniff', not 'nosniff'")

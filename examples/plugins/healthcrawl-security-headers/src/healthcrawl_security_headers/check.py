@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from marshmallow import Schema, ValidationError, fields, validate
-from healthcrawl.plugin_system.components import Check
-from healthcrawl.records import CheckOutcome, Snapshot
+
+from healthcrawl import Check, CheckOutcome, Snapshot
 
 HSTS = "strict-transport-security"
 NOSNIFF = "x-content-type-options"

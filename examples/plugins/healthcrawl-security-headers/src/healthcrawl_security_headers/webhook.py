@@ -9,8 +9,8 @@ import gevent
 import gevent.pool
 import requests
 from marshmallow import Schema, fields, validate
-from healthcrawl.plugin_system.components import RunInfo, Sink
-from healthcrawl.records import Result
+
+from healthcrawl import Result, RunInfo, Sink, Summary
 
 log = logging.getLogger("healthcrawl.webhook")
 
@@ -65,7 +65,7 @@ class WebhookSink(Sink):
             else:
                 self._pool.spawn(self._deliver, result)  # waits while `concurrency` POSTs are in flight
 
-    def close(self, run: RunInfo, summary, state: str) -> None:
+    def close(self, run: RunInfo, summary: Summary, state: str) -> None:
         self._pool.join()
         self._session.close()
         if self.undelivered:
