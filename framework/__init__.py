@@ -1,7 +1,7 @@
 """healthcrawl: a gevent-based, plugin-extensible health-check crawler.
 
-This module is the public surface for plugin authors: everything a source, check, sink or
-command needs is imported from here (``from healthcrawl import Check, CheckOutcome, hookimpl``).
+This module is the public surface: everything a source, check, sink or command needs, and what a
+program that runs crawls needs, is imported from here (``from healthcrawl import Check, hookimpl``).
 Names are loaded on first use, so importing ``healthcrawl`` stays light and never imports
 ``ssl``, ``urllib3`` or ``requests``: the console script imports it before
 ``gevent.monkey.patch_all()`` has run (see ``entrypoint``).
@@ -42,17 +42,30 @@ _PUBLIC = {
     "Summary": "healthcrawl.summary",
     "CrawlSettings": "healthcrawl.configuration.settings",
     "OutgoingRequest": "healthcrawl.fetching.request",
+    "Resume": "healthcrawl.crawl.resume",
+    "SeqSet": "healthcrawl.crawl.sequence",
     # helpers for writing them
     "parse_target": "healthcrawl.target_parsing",
     "at_least": "healthcrawl.configuration.settings",
+    # running a crawl from a program (see docs/embedding.md)
+    "Crawl": "healthcrawl.crawl.engine",
+    "CrawlOutcome": "healthcrawl.crawl.engine",
+    "load_config": "healthcrawl.configuration.loading",
+    "build_config": "healthcrawl.configuration.loading",
+    "prepare_process": "healthcrawl.process_setup",
 }
 
 __all__ = ["__version__", "hookimpl", *_PUBLIC]
 
 if TYPE_CHECKING:
+    from healthcrawl.configuration.loading import build_config, load_config
     from healthcrawl.configuration.settings import CrawlSettings, at_least
+    from healthcrawl.crawl.engine import Crawl, CrawlOutcome
+    from healthcrawl.crawl.resume import Resume
+    from healthcrawl.crawl.sequence import SeqSet
     from healthcrawl.errors import CommandFailed, ConfigError
     from healthcrawl.fetching.request import OutgoingRequest
+    from healthcrawl.process_setup import prepare_process
     from healthcrawl.plugin_system.components import (
         Check, Command, ComponentContext, ComponentDisabled, RunInfo, Sink, Source,
     )

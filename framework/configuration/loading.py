@@ -20,6 +20,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 
 from healthcrawl.configuration.settings import CrawlSettings, CrawlSettingsSchema
 from healthcrawl.errors import ConfigError, one_line
+from healthcrawl.plugin_system.manager import get_plugin_manager
 from healthcrawl.plugin_system.registry import ComponentRegistry, ComponentType
 
 SECTIONS = ("crawl", "sources", "checks", "sinks")
@@ -61,8 +62,9 @@ class CrawlConfig:
     """Where relative input paths (such as a ``file`` source's ``path``) are resolved."""
 
 
-def load_config(path: str | os.PathLike, registry: ComponentRegistry) -> CrawlConfig:
-    """Read, expand and validate the YAML config at ``path``."""
+def load_config(path: str | os.PathLike, registry: ComponentRegistry | None = None) -> CrawlConfig:
+    """Read, expand and validate the YAML config at ``path`` (types from ``registry``, by default every
+    installed plugin's)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -78,9 +80,12 @@ def load_config(path: str | os.PathLike, registry: ComponentRegistry) -> CrawlCo
 
 
 def build_config(
-    data: Any, registry: ComponentRegistry, *, name: str = "crawl", base_dir: Path | None = None
+    data: Any, registry: ComponentRegistry | None = None, *, name: str = "crawl", base_dir: Path | None = None
 ) -> CrawlConfig:
-    """Validate a config given as plain data (what the YAML file holds)."""
+    """Validate a config given as plain data (what the YAML file holds); types come from ``registry``,
+    by default every installed plugin's."""
+    if registry is None:
+        registry = ComponentRegistry.from_plugins(get_plugin_manager())
     if data is None:
         data = {}
     if not isinstance(data, Mapping):

@@ -18,9 +18,7 @@ PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 HOOK_SIGNATURE = re.compile(r"^healthcrawl_\w+\(.*\) -> \w+$")
 TESTING_KIT = "healthcrawl.testing"
 
-WAITING_FOR_PUBLIC_NAMES = {
-    "docs/embedding.md": "an embedding program needs Crawl and a config loader, which healthcrawl does not export yet",
-}
+WAITING_FOR_PUBLIC_NAMES: dict[str, str] = {}
 """Pages that cannot follow the rule until the public API has the names they need (strict xfail)."""
 
 
