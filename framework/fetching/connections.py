@@ -1,8 +1,8 @@
 """The transport's connection and pool classes: names resolve through the run's resolver, phases go to the trace.
 
 Each connection writes into the active ``FetchTrace`` (see ``healthcrawl.fetching.trace``)
-the phase it is in, how long DNS, connect and the TLS handshake took, and the peer
-certificate and TLS version of the handshake.
+the phase it is in, how long DNS, connect and the TLS handshake took, and the ``Handshake``
+(peer certificate, TLS version, verified) of the HTTPS connection a request goes over.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from healthcrawl.fetching.resolver import Resolver, is_ip_literal
-from healthcrawl.fetching.trace import FetchTrace, active_trace
+from healthcrawl.fetching.trace import FetchTrace, Handshake, active_trace
 from healthcrawl.fetching.urllib3_internals import DEFAULT_TIMEOUT, SocketOpeningConnection
 
 
@@ -95,20 +95,22 @@ class TracedHTTPConnection(SocketOpeningConnection):
 
 
 class TracedHTTPSConnection(TracedHTTPConnection, HTTPSConnection):
-    """An HTTPS connection that also traces the handshake and the peer certificate."""
+    """An HTTPS connection that also traces the handshake and, on every request it carries, its ``Handshake``."""
+
+    handshake: Handshake | None = None
 
     def connect(self) -> None:
         trace = active_trace()
-        trace.peer_cert_der, trace.tls_version, trace.tls_verified = None, None, False
+        trace.handshake = self.handshake = None
         self._tcp_connected_at: float | None = None
         try:
             super().connect()
         finally:
             if self._tcp_connected_at is not None:
                 trace.add("tls", self._tcp_connected_at)
-        trace.peer_cert_der = self.sock.getpeercert(binary_form=True)
-        trace.tls_version = self.sock.version()
-        trace.tls_verified = bool(self.is_verified)
+        trace.handshake = self.handshake = Handshake(
+            self.sock.getpeercert(binary_form=True), self.sock.version(), bool(self.is_verified)
+        )
         trace.phase = "request"
 
     def open_socket(self) -> socket.socket:
@@ -116,6 +118,12 @@ class TracedHTTPSConnection(TracedHTTPConnection, HTTPSConnection):
         active_trace().phase = "tls"
         self._tcp_connected_at = time.perf_counter()
         return sock
+
+    def request(self, *args, **kwargs) -> None:
+        """Send a request; a kept-alive connection puts the handshake that opened it into this fetch's trace."""
+        if self.handshake is not None:
+            active_trace().handshake = self.handshake
+        super().request(*args, **kwargs)
 
 
 class _ConnectionSlots:

@@ -16,12 +16,14 @@ from healthcrawl.fetching.host_limits import HostLimiter
 from healthcrawl.fetching.request import OutgoingRequest
 from healthcrawl.fetching.resolver import build_resolver
 from healthcrawl.fetching.tls_facts import describe_certificate
-from healthcrawl.fetching.trace import FetchTrace
+from healthcrawl.fetching.trace import FetchTrace, Handshake
 from healthcrawl.fetching.transport import Transport
 from healthcrawl.records import Snapshot, Target, TlsInfo
 
 READ_CHUNK = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+NO_HANDSHAKE = Handshake(peer_cert_der=None, version=None, verified=False)
+"""What a TLS error reports when no certificate could be read at all."""
 
 
 def build_fetcher(
@@ -91,7 +93,7 @@ class Fetcher:
         response: requests.Response | None = None
         body, truncated = b"", False
         error_kind = error = None
-        rejected: tuple[bytes | None, str | None] | None = None
+        rejected: Handshake | None = None
         deadline = gevent.Timeout(self.timeout)
         deadline.start()
         try:
@@ -105,7 +107,7 @@ class Fetcher:
         except Exception as failure:  # every network failure becomes an error kind
             error_kind, error = classify(failure)
             if error_kind == "tls_error":
-                rejected = self._read_rejected_certificate(sent[-1] if sent else target.url, trace, deadline)
+                rejected = self._read_rejected_handshake(sent[-1] if sent else target.url, trace, deadline)
         finally:
             deadline.close()
         return Snapshot(
@@ -166,31 +168,28 @@ class Fetcher:
         body = b"".join(chunks)
         return body[:limit], True
 
-    def _read_rejected_certificate(
-        self, url: str, trace: FetchTrace, deadline: gevent.Timeout
-    ) -> tuple[bytes | None, str | None] | None:
-        """After a failed verified handshake, the certificate and TLS version an unverified one reads.
+    def _read_rejected_handshake(self, url: str, trace: FetchTrace, deadline: gevent.Timeout) -> Handshake | None:
+        """After a failed verified handshake, what an unverified one with ``url``'s server reads.
 
-        ``None`` when there is nothing to read: the trace holds the certificate already, the
-        URL is not HTTPS, or the fetch's deadline ran out.
+        ``None`` when there is nothing to read: the trace holds a handshake already, the URL
+        is not HTTPS, or the fetch's deadline ran out.
         """
-        if trace.peer_cert_der is not None or not url.startswith("https:"):
+        if trace.handshake is not None or not url.startswith("https:"):
             return None
         try:
-            return self.transport.read_unverified_certificate(url)
+            return self.transport.read_unverified_handshake(url)
         except gevent.Timeout as fired:
             if fired is not deadline:
                 raise
             return None
 
 
-def _tls_facts(
-    trace: FetchTrace, error_kind: str | None, rejected: tuple[bytes | None, str | None] | None
-) -> TlsInfo | None:
-    """The certificate facts of a fetch: the rejected certificate's after a TLS error, else the traced one's."""
-    if error_kind == "tls_error":
-        der, version = rejected or (trace.peer_cert_der, trace.tls_version)
-        return describe_certificate(der, verified=False, version=version)
-    if trace.peer_cert_der is None:
+def _tls_facts(trace: FetchTrace, error_kind: str | None, rejected: Handshake | None) -> TlsInfo | None:
+    """The certificate facts of a fetch: after a TLS error the rejected certificate's (never verified), else the traced one's."""
+    failed = error_kind == "tls_error"
+    handshake = rejected or trace.handshake or (NO_HANDSHAKE if failed else None)
+    if handshake is None:
         return None
-    return describe_certificate(trace.peer_cert_der, verified=trace.tls_verified, version=trace.tls_version)
+    return describe_certificate(
+        handshake.peer_cert_der, verified=handshake.verified and not failed, version=handshake.version
+    )

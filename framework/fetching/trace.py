@@ -2,8 +2,8 @@
 
 A ``FetchTrace`` is made by the fetch, handed to ``Transport.get`` with each request (one
 per redirect hop) and filled by the connection classes: the phase they are in, the time
-spent resolving, connecting and in the TLS handshake, and the certificate and TLS version
-of the latest handshake. The transport adds when each response head arrived. The fetch
+spent resolving, connecting and in the TLS handshake, and the ``Handshake`` (certificate,
+TLS version, verified) of the connection the latest request went over. The transport adds when each response head arrived. The fetch
 reads its timings and TLS facts from it when it is done; nothing else keeps it.
 
 How the trace reaches the connection (the bridge): httpcore hands a request's ``trace``
@@ -31,13 +31,23 @@ from typing import Iterator
 from healthcrawl.records import Timings
 
 
+@dataclass(frozen=True)
+class Handshake:
+    """The TLS facts of one connection: the peer's certificate (DER), the TLS version, whether it was verified."""
+
+    peer_cert_der: bytes | None
+    version: str | None
+    verified: bool
+
+
 @dataclass
 class FetchTrace:
-    """What the connections of one fetch did: the current phase, phase durations, the latest certificate.
+    """What the connections of one fetch did: the current phase, phase durations, the latest handshake.
 
     ``phase`` is ``idle``, ``dns``, ``connect``, ``tls`` or ``request``; the ``*_ms`` fields add
-    up every connection the fetch opened; the TLS fields are those of the latest HTTPS
-    connection (cleared when one starts, so a failed handshake leaves none). ``ttfb_ms`` is
+    up every connection the fetch opened. ``handshake`` is that of the HTTPS connection the
+    latest request went over (a reused connection reports the handshake that opened it); a
+    new HTTPS connection clears it first, so a failed handshake leaves none. ``ttfb_ms`` is
     when the latest response head arrived, counted from ``started`` (when the trace was made).
     """
 
@@ -47,9 +57,7 @@ class FetchTrace:
     connect_ms: float | None = None
     tls_ms: float | None = None
     ttfb_ms: float | None = None
-    peer_cert_der: bytes | None = None
-    tls_version: str | None = None
-    tls_verified: bool = False
+    handshake: Handshake | None = None
 
     def add(self, phase: str, since: float) -> None:
         """Add the time since ``since`` (a ``time.perf_counter()`` value) to ``phase``'s duration."""

@@ -24,7 +24,7 @@ from urllib3.connection import HTTPConnection
 from healthcrawl.fetching.adapter import PoolSettings, PoolSettingsAdapter, build_ssl_context
 from healthcrawl.fetching.connections import connect_socket, traced_pool_classes
 from healthcrawl.fetching.resolver import Resolver, is_ip_literal
-from healthcrawl.fetching.trace import FetchTrace, sending_with
+from healthcrawl.fetching.trace import FetchTrace, Handshake, sending_with
 
 LINGER_ZERO = (socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 """Close with RST instead of FIN: no TIME_WAIT entry is left on either side."""
@@ -96,11 +96,12 @@ class Transport:
         trace.response_head_arrived()
         return response
 
-    def read_unverified_certificate(self, url: str) -> tuple[bytes | None, str | None]:
+    def read_unverified_handshake(self, url: str) -> Handshake:
         """Handshake without verification with ``url``'s server, to read a certificate a verified handshake rejected.
 
         Connects directly (not through the proxy), with the transport's resolver and socket
-        options. Returns ``(der, tls_version)``; ``(None, None)`` when even that fails.
+        options. The result is the caller's; no trace sees it. Its certificate is ``None``
+        when even this handshake fails.
         """
         parts = urlsplit(url)
         host, port = parts.hostname or "", parts.port or 443
@@ -108,15 +109,15 @@ class Transport:
         try:
             addresses = [host.strip("[]")] if literal else self.resolver.resolve(host)
         except OSError:
-            return None, None
+            addresses = []
         for address in addresses:
             try:
                 with connect_socket(address, port, socket_options=self.socket_options, timeout=self.timeout) as raw:
                     with _unverified_context().wrap_socket(raw, server_hostname=None if literal else host) as tls:
-                        return tls.getpeercert(binary_form=True), tls.version()
+                        return Handshake(tls.getpeercert(binary_form=True), tls.version(), verified=False)
             except OSError:  # ssl.SSLError included
                 continue
-        return None, None
+        return Handshake(None, None, verified=False)
 
     def close(self) -> None:
         """Close every pooled connection."""
