@@ -3,8 +3,9 @@
 A ``FetchTrace`` is made by the fetch, handed to ``Transport.get`` with each request (one
 per redirect hop) and filled by the connection classes: the phase they are in, the time
 spent resolving, connecting and in the TLS handshake, and the ``Handshake`` (certificate,
-TLS version, verified) of the connection the latest request went over. The transport adds when each response head arrived. The fetch
-reads its timings and TLS facts from it when it is done; nothing else keeps it.
+TLS version, verified) of the connection the latest request went over. The transport
+adds when each response head arrived. The fetch reads its timings and TLS facts from it
+when it is done; nothing else keeps it.
 
 How the trace reaches the connection (the bridge): httpcore hands a request's ``trace``
 extension down to the connection it uses, but requests' adapter and urllib3's pools
