@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+import contextlib
 from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
@@ -13,15 +12,18 @@ from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
 from healthcrawl.configuration.settings import CrawlSettings
 from healthcrawl.fetching.error_kinds import classify, classify_deadline
-from healthcrawl.fetching.request import OutgoingRequest
 from healthcrawl.fetching.host_limits import HostLimiter
-from healthcrawl.records import Snapshot, Target, Timings
-from healthcrawl.fetching.resolver import Resolver, build_resolver
-from healthcrawl.fetching.tls_facts import describe_certificate, fetch_unverified_certificate
-from healthcrawl.fetching.transport import LINGER_ZERO, PhaseRecorder, Transport, start_recording, stop_recording
+from healthcrawl.fetching.request import OutgoingRequest
+from healthcrawl.fetching.resolver import build_resolver
+from healthcrawl.fetching.tls_facts import describe_certificate
+from healthcrawl.fetching.trace import FetchTrace, Handshake
+from healthcrawl.fetching.transport import Transport
+from healthcrawl.records import Snapshot, Target, TlsInfo
 
 READ_CHUNK = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+NO_HANDSHAKE = Handshake(peer_cert_der=None, version=None, verified=False)
+"""What a TLS error reports when no certificate could be read at all."""
 
 
 def build_fetcher(
@@ -31,48 +33,42 @@ def build_fetcher(
 
     Build one per process that fetches, after any fork: it holds sockets and the event loop's resolver.
     """
-    resolver = build_resolver(settings.resolver, list(settings.nameservers), settings.timeout)
     transport = Transport(
-        resolver,
+        build_resolver(settings.resolver, list(settings.nameservers), settings.timeout),
         linger=settings.linger,
         verify=settings.verify,
         user_agent=settings.user_agent,
         proxy=settings.proxy,
         pool_size=max(pool_size, 10),
+        timeout=settings.timeout,
     )
     return Fetcher(
         transport,
-        resolver,
         timeout=settings.timeout,
         max_body_bytes=settings.max_body_bytes,
         max_redirects=settings.max_redirects,
-        linger=settings.linger,
         prepare_request=prepare_request,
         host_limiter=HostLimiter(settings.per_host_concurrency, settings.per_host_delay),
     )
 
 
 class Fetcher:
-    """Fetches targets through one transport; each fetch runs under one hard total deadline."""
+    """Fetches targets through one transport; each fetch runs under one hard total deadline of ``timeout`` seconds."""
 
     def __init__(
         self,
         transport: Transport,
-        resolver: Resolver,
         *,
         timeout: float,
         max_body_bytes: int,
         max_redirects: int,
-        linger: bool,
         prepare_request: Callable[[OutgoingRequest], None] = lambda request: None,
         host_limiter: HostLimiter | None = None,
     ):
         self.transport = transport
-        self.resolver = resolver
         self.timeout = timeout
         self.max_body_bytes = max_body_bytes
         self.max_redirects = max_redirects
-        self.linger = linger
         self.prepare_request = prepare_request
         self.host_limiter = host_limiter if host_limiter is not None and host_limiter.active else None
 
@@ -92,60 +88,71 @@ class Fetcher:
             return self._fetch(target)
 
     def _fetch(self, target: Target) -> Snapshot:
-        recorder = start_recording()
-        state = _FetchState(target=target, final_url=target.url)
+        trace = FetchTrace()
+        sent: list[str] = []  # the URL of each request of the redirect chain, in order
+        response: requests.Response | None = None
+        body, truncated = b"", False
+        error_kind = error = None
+        rejected: Handshake | None = None
         deadline = gevent.Timeout(self.timeout)
         deadline.start()
         try:
-            self._follow(target, state)
+            response = self._follow(target, trace, sent)
+            with contextlib.closing(response):
+                body, truncated = self._read_body(response)
         except gevent.Timeout as fired:
             if fired is not deadline:
                 raise
-            state.error_kind, state.error = classify_deadline(recorder.phase, self.timeout)
-        except Exception as error:  # every network failure becomes an error kind
-            state.error_kind, state.error = classify(error)
-            if state.error_kind == "tls_error":
-                self._read_rejected_certificate(state, recorder, deadline)
+            error_kind, error = classify_deadline(trace.phase, self.timeout)
+        except Exception as failure:  # every network failure becomes an error kind
+            error_kind, error = classify(failure)
+            if error_kind == "tls_error":
+                rejected = self._read_rejected_handshake(sent[-1] if sent else target.url, trace, deadline)
         finally:
             deadline.close()
-            stop_recording()
-        return self._snapshot(state, recorder)
+        return Snapshot(
+            target=target,
+            status_code=None if response is None else response.status_code,
+            headers={} if response is None else dict(response.headers),
+            body=body,
+            body_truncated=truncated,
+            final_url=sent[-1] if sent else target.url,
+            redirects=max(len(sent) - 1, 0),
+            tls=_tls_facts(trace, error_kind, rejected),
+            timings=trace.timings(),
+            error_kind=error_kind,
+            error=error,
+        )
 
-    def _follow(self, target: Target, state: "_FetchState") -> None:
+    def _follow(self, target: Target, trace: FetchTrace, sent: list[str]) -> requests.Response:
+        """Send the requests of the redirect chain, appending each URL to ``sent``; return the last response, unread."""
         url = target.url
         cookies: RequestsCookieJar | None = None  # set by a hop, sent on the next ones (login redirects)
         while True:
             outgoing = OutgoingRequest(target=target, url=url)
             self.prepare_request(outgoing)
-            state.final_url = url = outgoing.url
+            url = outgoing.url
+            sent.append(url)
             response = self.transport.get(
                 url,
                 headers=outgoing.headers,
                 auth=outgoing.auth,
-                timeout=(self.timeout, self.timeout),
                 normalised=url == target.url,
+                trace=trace,
                 cookies=cookies,
             )
-            try:
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                return response
+            with contextlib.closing(response):
                 if "Set-Cookie" in response.headers:
                     cookies = cookies if cookies is not None else RequestsCookieJar()
                     extract_cookies_to_jar(cookies, response.request, response.raw)
-                state.ttfb_ms = (time.perf_counter() - state.started) * 1000.0
-                location = response.headers.get("Location")
-                if response.status_code in REDIRECT_STATUSES and location:
-                    if state.redirects >= self.max_redirects:
-                        raise requests.TooManyRedirects(
-                            f"more than {self.max_redirects} redirects (last Location: {location})"
-                        )
-                    state.redirects += 1
-                    url = urljoin(url, location)
-                    continue
-                state.status_code = response.status_code
-                state.headers = dict(response.headers)
-                state.body, state.body_truncated = self._read_body(response)
-                return
-            finally:
-                response.close()
+                if len(sent) > self.max_redirects:
+                    raise requests.TooManyRedirects(
+                        f"more than {self.max_redirects} redirects (last Location: {location})"
+                    )
+                url = urljoin(url, location)
 
     def _read_body(self, response: requests.Response) -> tuple[bytes, bool]:
         """Read at most ``max_body_bytes`` decoded bytes; report whether more was left unread."""
@@ -161,70 +168,28 @@ class Fetcher:
         body = b"".join(chunks)
         return body[:limit], True
 
-    def _read_rejected_certificate(self, state: "_FetchState", recorder: PhaseRecorder, deadline) -> None:
-        """After a failed verified handshake, read the certificate through an unverified one."""
-        if recorder.peer_cert_der is not None or not state.final_url.startswith("https:"):
-            return
-        parts = urlsplit(state.final_url)
-        options = [LINGER_ZERO] if self.linger else []
+    def _read_rejected_handshake(self, url: str, trace: FetchTrace, deadline: gevent.Timeout) -> Handshake | None:
+        """After a failed verified handshake, what an unverified one with ``url``'s server reads.
+
+        ``None`` when there is nothing to read: the trace holds a handshake already, the URL
+        is not HTTPS, or the fetch's deadline ran out.
+        """
+        if trace.handshake is not None or not url.startswith("https:"):
+            return None
         try:
-            der, version = fetch_unverified_certificate(
-                parts.hostname, parts.port or 443, self.resolver, self.timeout, options
-            )
+            return self.transport.read_unverified_handshake(url)
         except gevent.Timeout as fired:
             if fired is not deadline:
                 raise
-            return
-        except OSError:
-            return
-        recorder.peer_cert_der, recorder.tls_version, recorder.tls_verified = der, version, False
-
-    def _snapshot(self, state: "_FetchState", recorder: PhaseRecorder) -> Snapshot:
-        tls = None
-        if recorder.peer_cert_der is not None or state.error_kind == "tls_error":
-            tls = describe_certificate(
-                recorder.peer_cert_der,
-                verified=recorder.tls_verified and state.error_kind != "tls_error",
-                version=recorder.tls_version,
-            )
-        timings = Timings(
-            dns_ms=_round(recorder.dns_ms),
-            connect_ms=_round(recorder.connect_ms),
-            tls_ms=_round(recorder.tls_ms),
-            ttfb_ms=_round(state.ttfb_ms),
-            total_ms=_round((time.perf_counter() - state.started) * 1000.0),
-        )
-        return Snapshot(
-            target=state.target,
-            status_code=state.status_code,
-            headers=state.headers,
-            body=state.body,
-            body_truncated=state.body_truncated,
-            final_url=state.final_url,
-            redirects=state.redirects,
-            tls=tls,
-            timings=timings,
-            error_kind=state.error_kind,
-            error=state.error,
-        )
+            return None
 
 
-@dataclass
-class _FetchState:
-    """What one fetch has learned so far."""
-
-    target: Target
-    final_url: str
-    started: float = field(default_factory=time.perf_counter)
-    status_code: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    body_truncated: bool = False
-    redirects: int = 0
-    ttfb_ms: float | None = None
-    error_kind: str | None = None
-    error: str | None = None
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
+def _tls_facts(trace: FetchTrace, error_kind: str | None, rejected: Handshake | None) -> TlsInfo | None:
+    """The certificate facts of a fetch: after a TLS error the rejected certificate's (never verified), else the traced one's."""
+    failed = error_kind == "tls_error"
+    handshake = rejected or trace.handshake or (NO_HANDSHAKE if failed else None)
+    if handshake is None:
+        return None
+    return describe_certificate(
+        handshake.peer_cert_der, verified=handshake.verified and not failed, version=handshake.version
+    )

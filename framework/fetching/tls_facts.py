@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import functools
 import math
-import socket
-import ssl
 from datetime import datetime, timezone
 
 from cryptography import x509
 
 from healthcrawl.records import TlsInfo
-from healthcrawl.fetching.resolver import Resolver, is_ip_literal
 
 
 def describe_certificate(der: bytes | None, *, verified: bool, version: str | None) -> TlsInfo:
@@ -36,38 +33,6 @@ def _certificate_fields(der: bytes) -> tuple[datetime, str, str, tuple[str, ...]
     """Parse a certificate once: many targets share one (a CDN's, a wildcard's)."""
     cert = x509.load_der_x509_certificate(der)
     return cert.not_valid_after_utc, cert.subject.rfc4514_string(), cert.issuer.rfc4514_string(), _subject_alt_names(cert)
-
-
-def fetch_unverified_certificate(
-    host: str, port: int, resolver: Resolver, timeout: float, socket_options: list
-) -> tuple[bytes | None, str | None]:
-    """Handshake without verification to read the certificate a verified handshake rejected.
-
-    Returns ``(der, tls_version)``; ``(None, None)`` when even that handshake fails.
-    """
-    context = _unverified_context()
-    literal = is_ip_literal(host)
-    addresses = [host.strip("[]")] if literal else resolver.resolve(host)
-    server_name = None if literal else host
-    for address in addresses:
-        try:
-            with socket.create_connection((address, port), timeout=timeout) as raw:
-                for option in socket_options:
-                    raw.setsockopt(*option)
-                with context.wrap_socket(raw, server_hostname=server_name) as tls:
-                    return tls.getpeercert(binary_form=True), tls.version()
-        except (OSError, ssl.SSLError):
-            continue
-    return None, None
-
-
-@functools.cache
-def _unverified_context() -> ssl.SSLContext:
-    """One context for every unverified handshake: ``create_default_context`` loads the CA store each time."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _subject_alt_names(cert: x509.Certificate) -> tuple[str, ...]:

@@ -111,3 +111,23 @@ def test_proxied_http_connections_linger_too(linger):
         left = left_by_crawl(gracefully_closed_to, proxy.port, targets, linger, proxy=proxy.url, concurrency=10)
         assert proxy.requests == 100
     assert left == 0 if linger else left >= 1
+
+
+def test_reading_a_rejected_certificate_leaves_no_time_wait_either():
+    """A rejected certificate costs two connections: the verified handshake, then an unverified one that reads it.
+
+    Only the linger case is checked: the test server resets these connections itself when the
+    client closes them, so a contrast without linger would see nothing either.
+    """
+    count = 50
+    with CertAuthority() as ca, HTTPTestServer(tls=True, ca=ca, tls_kind="untrusted", bind_all_loopback=True) as server:
+        before = gracefully_closed_to(server.port)
+        records = run_crawl({
+            "crawl": {"linger": True, "concurrency": 50, "timeout": 10, "verify": ca.ca_bundle_path},
+            "sources": [{"type": "list", "targets": loopback_targets(server, count)}],
+        })
+        left = gracefully_closed_to(server.port) - before
+        assert server.connections == 2 * count
+    assert [r["error_kind"] for r in records] == ["tls_error"] * count
+    assert all(r["tls"]["days_left"] is not None for r in records)
+    assert left == 0
