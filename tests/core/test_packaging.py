@@ -60,3 +60,17 @@ def test_the_installed_pytest_plugin_provides_the_fixtures(http_server, crawl):
     records = records_by_target(crawl({{"sources": [{{"type": "list", "targets": [http_server.url("/")]}}]}}))
     assert records[http_server.url("/")]["ok"] is True
 """
+
+
+def test_every_package_in_the_tree_is_listed_in_pyproject():
+    """A subpackage missing from [tool.setuptools] packages installs from a checkout but not from a wheel."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = set()
+    for folder, prefix in (("framework", "healthcrawl"), ("plugins", "healthcrawl.plugins")):
+        for init in (root / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(root / folder).parts
+            found.add(".".join((prefix, *parts)))
+    assert found - listed == set()
