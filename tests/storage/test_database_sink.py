@@ -104,7 +104,7 @@ def test_a_batch_is_written_with_a_few_multi_row_statements(db_url):
         if statement.lstrip().upper().startswith("INSERT INTO RESULTS"):
             statements.append(statement)
 
-    store.insert(store.batch([result] * 1200))
+    store.insert(store.batch([dataclasses.replace(result, seq=seq) for seq in range(1, 1201)]))
     with engine.connect() as connection:
         stored = connection.execute(select(ResultRow.seq).where(ResultRow.run_id == result.run_id)).scalars().all()
     engine.dispose()
@@ -120,7 +120,7 @@ def test_awkward_values_survive_the_trip(db_url):
         _, records = crawl_into(db_url, [server.url("/")])
     awkward = "tab\there, new\nline, back\\slash \\N, quote' \"double\", café ☃"
     result = _result_from({**records[0], "error": awkward, "target": "https://example.com/?q=" + awkward})
-    result = dataclasses.replace(result, tls=TlsInfo(False, -3, None, awkward, None, ("a.example", awkward), None))
+    result = dataclasses.replace(result, seq=1, tls=TlsInfo(False, -3, None, awkward, None, ("a.example", awkward), None))
     engine = open_engine(db_url)
     store = ResultStore(engine)
     store.resume_run(result.run_id)
@@ -136,7 +136,7 @@ def test_awkward_values_survive_the_trip(db_url):
 def _result_from(record):
     return Result(
         **{k: record[k] for k in ("target", "run_id", "ok", "error_kind", "error", "status_code", "final_url",
-                                  "redirects", "body_bytes", "body_truncated")},
+                                  "redirects", "body_bytes", "body_truncated", "seq")},
         checks=tuple(CheckOutcome(**c) for c in record["checks"]),
         timings=Timings(**record["timings"]),
         tls=None,
