@@ -1,0 +1,72 @@
+"""The ``healthcrawl_register_commands`` hook: plugins add ``healthcrawl`` subcommands, run in-process here."""
+
+import argparse
+
+import pytest
+
+from healthcrawl import Command, CommandFailed, hookimpl
+from healthcrawl.cli.main import main
+
+
+class GreetCommand(Command):
+    name = "greet"
+    help = "say hello to someone"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("who", metavar="WHO")
+        parser.add_argument("--fail", action="store_true", help="fail instead of greeting")
+
+    def run(self, args: argparse.Namespace) -> int:
+        if args.fail:
+            raise CommandFailed(f"cannot greet {args.who}")
+        print(f"hello {args.who}")
+        return 3  # the command's own exit code reaches the caller
+
+
+class GreetPlugin:
+    @hookimpl
+    def healthcrawl_register_commands(self, register):
+        register(GreetCommand)
+
+
+@pytest.mark.hook("healthcrawl_register_commands")
+def test_a_registered_command_runs_with_its_arguments_and_exit_code(register_plugin, capsys):
+    register_plugin(GreetPlugin(), name="greeter")
+    assert main(["greet", "world"]) == 3
+    assert capsys.readouterr().out == "hello world\n"
+    assert main(["greet", "world", "--fail"]) == 1
+    assert capsys.readouterr().err == "error: cannot greet world\n"
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert ["greet", "say", "hello", "to", "someone"] in [line.split() for line in capsys.readouterr().out.splitlines()]
+
+
+@pytest.mark.hook("healthcrawl_register_commands")
+def test_an_implementation_without_the_register_argument_is_still_called_through_pluggy(register_plugin, capsys):
+    calls = []
+
+    class Plugin:
+        @hookimpl
+        def healthcrawl_register_commands(self):  # fewer arguments than the spec: allowed, as in pluggy
+            calls.append("called")
+
+    register_plugin(Plugin(), name="quiet")
+    assert main(["plugins"]) == 0
+    assert calls == ["called"]
+    assert "quiet" in capsys.readouterr().out
+
+
+@pytest.mark.hook("healthcrawl_register_commands")
+def test_a_command_name_that_is_taken_is_a_one_line_error_naming_the_plugin(register_plugin, capsys):
+    class Runs(GreetCommand):
+        name = "runs"  # the database plugin's
+
+    class Plugin:
+        @hookimpl
+        def healthcrawl_register_commands(self, register):
+            register(Runs)
+
+    register_plugin(Plugin(), name="thief")
+    assert main(["plugins"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: command 'runs' is registered twice: by plugin 'healthcrawl.plugins.database' and by plugin 'thief'\n"
