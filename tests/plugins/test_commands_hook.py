@@ -1,6 +1,9 @@
 """The ``healthcrawl_register_commands`` hook: plugins add ``healthcrawl`` subcommands, run in-process here."""
 
 import argparse
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -70,3 +73,12 @@ def test_a_command_name_that_is_taken_is_a_one_line_error_naming_the_plugin(regi
     assert main(["plugins"]) == 2
     err = capsys.readouterr().err
     assert err == "error: command 'runs' is registered twice: by plugin 'healthcrawl.plugins.database' and by plugin 'thief'\n"
+
+
+@pytest.mark.hook("healthcrawl_register_commands")
+def test_the_history_commands_come_from_the_database_plugin(tmp_path):
+    env = {**os.environ, "HEALTHCRAWL_DISABLE_PLUGINS": "healthcrawl.plugins.database"}
+    without = subprocess.run([sys.executable, "-m", "healthcrawl", "runs", "--db", f"sqlite:///{tmp_path}/h.db"],
+                             capture_output=True, text=True, timeout=60, env=env)
+    assert without.returncode == 2 and "invalid choice: 'runs'" in without.stderr
+    assert main(["runs", "--db", f"sqlite:///{tmp_path}/h.db"]) == 0  # with the plugin (loaded in this process)
