@@ -60,19 +60,22 @@ def test_an_implementation_without_the_register_argument_is_still_called_through
 
 
 @pytest.mark.hook("healthcrawl_register_commands")
-def test_a_command_name_that_is_taken_is_a_one_line_error_naming_the_plugin(register_plugin, capsys):
-    class Runs(GreetCommand):
-        name = "runs"  # the database plugin's
+@pytest.mark.parametrize(("name", "owner"), [("runs", "plugin 'healthcrawl.plugins.database'"),
+                                             ("run", "a built-in command")])
+def test_a_command_name_that_is_taken_is_a_one_line_error_naming_the_plugin(register_plugin, capsys, name, owner):
+    class Taken(GreetCommand):
+        pass
+
+    Taken.name = name
 
     class Plugin:
         @hookimpl
         def healthcrawl_register_commands(self, register):
-            register(Runs)
+            register(Taken)
 
     register_plugin(Plugin(), name="thief")
     assert main(["plugins"]) == 2
-    err = capsys.readouterr().err
-    assert err == "error: command 'runs' is registered twice: by plugin 'healthcrawl.plugins.database' and by plugin 'thief'\n"
+    assert capsys.readouterr().err == f"error: command {name!r} is registered twice: by {owner} and by plugin 'thief'\n"
 
 
 @pytest.mark.hook("healthcrawl_register_commands")
