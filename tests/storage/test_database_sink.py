@@ -133,6 +133,16 @@ def test_awkward_values_survive_the_trip(db_url):
     assert row.tls_verified is False and row.started_at.replace(tzinfo=None) == result.started_at.replace(tzinfo=None)
 
 
+def test_a_result_without_a_seq_is_refused_before_anything_is_written(tmp_path):
+    now = datetime.now()
+    by_hand = Result(target="https://example.com/", run_id="r", ok=True, error_kind=None, error=None, status_code=200,
+                     final_url=None, redirects=0, body_bytes=0, body_truncated=False, checks=(), timings=Timings(),
+                     tls=None, started_at=now, finished_at=now)
+    with pytest.raises(ValueError) as refused:
+        ResultStore(open_engine(f"sqlite:///{tmp_path}/h.db")).batch([by_hand])
+    assert str(refused.value) == "the result for https://example.com/ has no seq (its target's position in the sources)"
+
+
 def _result_from(record):
     return Result(
         **{k: record[k] for k in ("target", "run_id", "ok", "error_kind", "error", "status_code", "final_url",
