@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from healthcrawl import __version__
+from healthcrawl.configuration.request_spec import RequestSpec, RequestSpecField
+from healthcrawl.configuration.retries import RetrySettings, RetrySettingsSchema
 from healthcrawl.fetching.resolver import RESOLVERS, split_nameserver
 
 
@@ -59,6 +61,8 @@ class CrawlSettings:
     per_host_delay: float = 0.0
     batch_size: int = 500
     workers: int = field(default_factory=default_workers)
+    request: RequestSpec = RequestSpec()
+    retries: RetrySettings = RetrySettings()
 
 
 def _default(name: str):
@@ -147,6 +151,17 @@ class CrawlSettingsSchema(Schema):
         },
     )
 
+    request = RequestSpecField(
+        load_default=dict,
+        metadata={"description": "The request sent for each target (method, headers, body, auth, client certificate, "
+                  "follow_redirects); sources and targets override parts of it. See the requests page of the docs."},
+    )
+    retries = fields.Nested(
+        RetrySettingsSchema,
+        load_default=_default("retries"),
+        metadata={"description": "Retry transient failures: attempts, on_error_kinds, on_status, backoff, within_deadline."},
+    )
+
     @validates_schema
     def nameservers_are_addresses(self, data: dict, **kwargs) -> None:
         ports = set()
@@ -167,4 +182,5 @@ class CrawlSettingsSchema(Schema):
     @post_load
     def make_settings(self, data: dict, **kwargs) -> CrawlSettings:
         data["nameservers"] = tuple(data["nameservers"])
+        data["request"] = RequestSpec().overridden(data["request"])
         return CrawlSettings(**data)

@@ -1,4 +1,4 @@
-"""The HTTP transport: one GET per call, traced, on sockets that close with a reset.
+"""The HTTP transport: one request per call, traced, on sockets that close with a reset.
 
 Every socket it opens (direct, TLS, through a proxy, and the unverified handshake that
 reads a rejected certificate) has ``SO_LINGER(1, 0)`` when ``linger`` is on, so closing
@@ -31,13 +31,15 @@ LINGER_ZERO = (socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 class Transport:
-    """Sends one GET per call through a ``PoolSettingsAdapter``, skipping what ``requests.Session`` does per request.
+    """Sends one request per call through a ``PoolSettingsAdapter``, skipping what ``requests.Session`` does per request.
 
     A session merges settings, looks up proxies and netrc in the environment, runs hooks and
     keeps a cookie jar on every request; a crawl needs none of it. The base headers, the
     proxy map and the verify flag are settled once here, and each request is a
     ``PreparedRequest`` handed straight to the adapter. ``timeout`` bounds each socket
-    operation (connect, each read); the caller bounds the whole fetch.
+    operation (connect, each read); the caller bounds the whole fetch. Requests with a client
+    certificate (mTLS) go through an adapter of their own per certificate, whose SSL context
+    holds it, so that no other request ever presents it.
     """
 
     def __init__(
@@ -54,15 +56,18 @@ class Transport:
         self.resolver = resolver
         self.timeout = timeout
         self.socket_options = list(HTTPConnection.default_socket_options) + ([LINGER_ZERO] if linger else [])
-        settings = PoolSettings(self.socket_options, build_ssl_context(verify), traced_pool_classes(resolver))
-        self.adapter = PoolSettingsAdapter(settings, pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self.pool_size = pool_size
+        self._verify_setting = verify
+        self._pool_classes = traced_pool_classes(resolver)
+        self.adapter = self._new_adapter(build_ssl_context(verify))
+        self._client_cert_adapters: dict[tuple[str, str | None], PoolSettingsAdapter] = {}
         # Ask for identity or gzip only: what we can bound while decoding.
         self.headers = {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate", "Accept": "*/*"}
         self.proxies = {"http": proxy, "https": proxy} if proxy else {}
         # The adapter's SSL context holds the CA bundle; the adapter only needs to know whether to verify.
         self.verify = verify is not False
 
-    def get(
+    def send(
         self,
         url: str,
         *,
@@ -70,31 +75,51 @@ class Transport:
         auth: tuple[str, str] | None,
         normalised: bool,
         trace: FetchTrace,
+        method: str = "GET",
+        body: bytes | None = None,
         cookies: RequestsCookieJar | None = None,
+        client_cert: tuple[str, str | None] | None = None,
     ) -> requests.Response:
-        """Send ``GET url`` and return the streamed response; the connections fill ``trace``.
+        """Send ``method url`` and return the streamed response; the connections fill ``trace``.
 
         ``normalised`` URLs (what ``parse_target`` made) skip requests' URL preparation;
-        ``cookies`` are those an earlier hop of the same redirect chain set.
+        ``cookies`` are those an earlier hop of the same redirect chain set; ``client_cert``
+        is ``(certificate file, key file or None)`` for a server that asks for one.
         """
         request = requests.PreparedRequest()
-        request.method = "GET"
+        request.method = method
         if normalised:
             request.url = url
         else:
             request.prepare_url(url, None)
         request.headers = CaseInsensitiveDict(self.headers)
         request.headers.update(headers)
+        if body is not None:
+            request.prepare_body(body, None)
         if auth is not None:
             request.prepare_auth(auth)
         if cookies:
             request.prepare_cookies(cookies)
+        adapter = self.adapter if client_cert is None else self._client_cert_adapter(client_cert)
         with sending_with(trace):
-            response = self.adapter.send(
+            response = adapter.send(
                 request, stream=True, timeout=(self.timeout, self.timeout), verify=self.verify, proxies=self.proxies
             )
         trace.response_head_arrived()
         return response
+
+    def _new_adapter(self, ssl_context: ssl.SSLContext) -> PoolSettingsAdapter:
+        settings = PoolSettings(self.socket_options, ssl_context, self._pool_classes)
+        return PoolSettingsAdapter(settings, pool_connections=self.pool_size, pool_maxsize=self.pool_size, max_retries=0)
+
+    def _client_cert_adapter(self, client_cert: tuple[str, str | None]) -> PoolSettingsAdapter:
+        """The adapter whose connections present ``client_cert``, built on first use."""
+        adapter = self._client_cert_adapters.get(client_cert)
+        if adapter is None:
+            context = build_ssl_context(self._verify_setting)
+            context.load_cert_chain(*client_cert)
+            adapter = self._client_cert_adapters[client_cert] = self._new_adapter(context)
+        return adapter
 
     def read_unverified_handshake(self, url: str) -> Handshake:
         """Handshake without verification with ``url``'s server, to read a certificate a verified handshake rejected.
@@ -122,6 +147,9 @@ class Transport:
     def close(self) -> None:
         """Close every pooled connection."""
         self.adapter.close()
+        for adapter in self._client_cert_adapters.values():
+            adapter.close()
+        self._client_cert_adapters.clear()
 
 
 @functools.cache
