@@ -2,7 +2,8 @@
 
 Sections: ``crawl`` (settings of the crawl itself), ``sources``, ``checks`` and
 ``sinks`` (lists of ``{type: NAME, ...options}`` entries validated by the options
-schema of the registered type). ``${NAME}`` (or ``${NAME:-default}``) in any string
+schema of the registered type); a check entry may also have a ``name`` (default: its type),
+unique among the checks, that its outcomes carry. ``${NAME}`` (or ``${NAME:-default}``) in any string
 expands from the environment. Every problem is reported with its place, e.g.
 ``checks[1].min_days: must be at least 0``.
 """
@@ -46,6 +47,8 @@ class ComponentSpec:
     type: ComponentType
     options: Any
     place: str
+    name: str | None = None
+    """A check's name (its ``name:`` key, else its type name); ``None`` for sources and sinks."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ def _load_components(
         problems.append(f"{section}: must be a list of {{type: ...}} entries")
         return ()
     specs = []
+    named: dict[str, str] = {}  # check name -> place of the check that has it
     for index, entry in enumerate(entries):
         place = f"{section}[{index}]"
         if not isinstance(entry, Mapping):
@@ -148,14 +152,29 @@ def _load_components(
             known = ", ".join(registry.names(kind)) or "none"
             problems.append(f"{place}.type: unknown {kind} type {type_name!r} (known: {known})")
             continue
-        options = {k: v for k, v in entry.items() if k != "type"}
+        own_keys = ("type", "name") if kind == "check" else ("type",)
+        options = {k: v for k, v in entry.items() if k not in own_keys}
+        name = _check_name(entry, type_name, place, named, problems) if kind == "check" else None
         try:
             loaded = component_type.cls.Options(unknown=RAISE).load(options)
         except ValidationError as error:
             problems.extend(format_messages(error.messages, place))
             continue
-        specs.append(ComponentSpec(component_type, loaded, place))
+        specs.append(ComponentSpec(component_type, loaded, place, name))
     return tuple(specs)
+
+
+def _check_name(entry: Mapping, type_name: str, place: str, named: dict[str, str], problems: list[str]) -> str:
+    """A check entry's name (``name:``, else its type), noted in ``named``; a problem when it is empty or taken."""
+    name = entry.get("name", type_name)
+    if not isinstance(name, str) or not name.strip():
+        problems.append(f"{place}.name: must be a non-empty string")
+        return type_name
+    if name in named:
+        hint = "" if "name" in entry else " (its type's default name); give one of them a name"
+        problems.append(f"{place}.name: duplicate check name {name!r}, {named[name]} has it{hint}")
+    named.setdefault(name, place)
+    return name
 
 
 def format_messages(messages: Any, place: str) -> list[str]:
