@@ -73,7 +73,11 @@ class TlsInfo:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one fetch saw; checks evaluate this instead of doing their own I/O."""
+    """What one fetch saw; checks evaluate this instead of doing their own I/O.
+
+    ``headers`` are those of the response the checks judge; a fetch gives a mapping whose
+    lookups ignore case (``headers.get("content-type")``).
+    """
 
     target: Target
     status_code: int | None = None

@@ -63,9 +63,9 @@ class RequestSpec:
 
 
 class HeadersField(fields.Field):
-    """A mapping of header names to values, or (in a column) ``Name: value`` lines or a JSON object.
+    """mapping of header names to values
 
-    Names must be HTTP tokens; a value with CR or LF is refused (it would split the request).
+    In a column: ``Name: value`` lines or a JSON object. Names must be HTTP tokens; a value with CR or LF is refused (it would split the request).
     """
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -101,16 +101,24 @@ def _header_lines(text: str) -> Mapping[str, str]:
     return headers
 
 
+class JsonValue(fields.Raw):
+    """any JSON value"""
+
+
 class AuthSchema(Schema):
     """``{type: basic, username, password}`` or ``{type: bearer, token}`` (use ``${ENV}`` for secrets)."""
 
     class Meta:
         unknown = RAISE
 
-    type = fields.String(required=True, validate=validate.OneOf(("basic", "bearer"), error="must be basic or bearer"))
-    username = fields.String()
-    password = fields.String(load_default="")
-    token = fields.String()
+    type = fields.String(
+        required=True,
+        validate=validate.OneOf(("basic", "bearer"), error="must be basic or bearer"),
+        metadata={"description": "basic (username and password) or bearer (token)."},
+    )
+    username = fields.String(metadata={"description": "Basic auth user name."})
+    password = fields.String(load_default="", metadata={"description": "Basic auth password, e.g. ${PASSWORD}."})
+    token = fields.String(metadata={"description": "Bearer token, e.g. ${TOKEN}: sent as Authorization: Bearer TOKEN."})
 
     @validates_schema
     def has_what_its_type_needs(self, data, **kwargs):
@@ -138,7 +146,7 @@ class RequestSpecSchema(Schema):
     )
     headers = HeadersField(metadata={"description": "Headers sent with every request (they replace defaults such as User-Agent)."})
     body = fields.String(metadata={"description": "Request body, as text (UTF-8)."})
-    json = fields.Raw(metadata={"description": "Request body as JSON (sets Content-Type: application/json); excludes body."})
+    json = JsonValue(metadata={"description": "Request body as JSON (sets Content-Type: application/json); excludes body."})
     auth = fields.Nested(
         AuthSchema,
         metadata={"description": "{type: basic, username, password} or {type: bearer, token}; never sent to another host."},
@@ -183,9 +191,13 @@ class RequestSpecSchema(Schema):
 
 
 class RequestSpecField(fields.Nested):
-    """``crawl.request`` or a source's ``request:`` option: a nested ``RequestSpecSchema``."""
+    """mapping
+
+    ``crawl.request`` or a source's ``request:`` option: a nested ``RequestSpecSchema``.
+    """
 
     def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {"description": "What is sent for this source's targets: overrides parts of crawl.request."})
         super().__init__(RequestSpecSchema, **kwargs)
 
 

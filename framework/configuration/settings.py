@@ -159,7 +159,7 @@ class CrawlSettingsSchema(Schema):
     retries = fields.Nested(
         RetrySettingsSchema,
         load_default=_default("retries"),
-        metadata={"description": "Retry transient failures: attempts, on_error_kinds, on_status, backoff, within_deadline."},
+        metadata={"default_text": "no retry", "description": "Retry transient failures: attempts, on_error_kinds, on_status, backoff, within_deadline."},
     )
 
     @validates_schema

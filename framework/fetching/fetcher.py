@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 import gevent
 import requests
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
+from requests.structures import CaseInsensitiveDict
 
 from healthcrawl.configuration.request_spec import RequestSpec, target_overrides
 from healthcrawl.configuration.retries import RetrySettings
@@ -179,7 +180,7 @@ class Fetcher:
         return Snapshot(
             target=target,
             status_code=None if response is None else response.status_code,
-            headers={} if response is None else dict(response.headers),
+            headers=CaseInsensitiveDict() if response is None else response.headers,
             body=body,
             body_truncated=truncated,
             final_url=_shown_final_url(target.url, url, chain),
