@@ -32,6 +32,11 @@ DEFAULT_PLUGINS = (
     "healthcrawl.plugins.checks.status",
     "healthcrawl.plugins.checks.body_match",
     "healthcrawl.plugins.checks.tls_expiry",
+    "healthcrawl.plugins.checks.tls",
+    "healthcrawl.plugins.checks.response_time",
+    "healthcrawl.plugins.checks.header",
+    "healthcrawl.plugins.checks.json_body",
+    "healthcrawl.plugins.checks.redirect",
     "healthcrawl.plugins.sinks.jsonl",
     "healthcrawl.plugins.database",
 )
