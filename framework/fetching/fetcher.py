@@ -139,7 +139,10 @@ class Fetcher:
         snapshot = self._fetch(target, spec, self.timeout)
         attempt = 1
         while attempt < retries.attempts and retries.is_transient(snapshot.error_kind, snapshot.status_code):
-            gevent.sleep(retries.wait_before(attempt + 1))
+            wait = retries.wait_before(attempt + 1)
+            if retries.within_deadline and time.monotonic() - started + wait >= self.timeout:
+                break
+            gevent.sleep(wait)
             if host is not None:
                 self.host_limiter.wait_for_turn(host)
             seconds = self.timeout
