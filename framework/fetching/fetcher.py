@@ -309,11 +309,12 @@ def _shown_final_url(target_url: str, first_url: str, chain: _Chain) -> str:
 
 
 def _tls_facts(trace: FetchTrace, error_kind: str | None, rejected: Handshake | None) -> TlsInfo | None:
-    """The certificate facts of a fetch: after a TLS error the rejected certificate's (never verified), else the traced one's."""
-    failed = error_kind == "tls_error"
-    handshake = rejected or trace.handshake or (NO_HANDSHAKE if failed else None)
+    """The certificate facts of a fetch: after a TLS error the rejected certificate's (never verified), else the traced one's.
+
+    A traced handshake is one that completed, so its ``verified`` stands even when the server
+    refused the connection afterwards (TLS 1.3 asks for a client certificate after the handshake).
+    """
+    handshake = rejected or trace.handshake or (NO_HANDSHAKE if error_kind == "tls_error" else None)
     if handshake is None:
         return None
-    return describe_certificate(
-        handshake.peer_cert_der, verified=handshake.verified and not failed, version=handshake.version
-    )
+    return describe_certificate(handshake.peer_cert_der, verified=handshake.verified, version=handshake.version)
