@@ -154,7 +154,7 @@ class CrawlSettingsSchema(Schema):
     request = RequestSpecField(
         load_default=dict,
         metadata={"description": "The request sent for each target (method, headers, body, auth, client certificate, "
-                  "follow_redirects); sources and targets override parts of it. See the requests page of the docs."},
+                  "follow_redirects); sources and targets override parts of it (see Requests, checks and retries)."},
     )
     retries = fields.Nested(
         RetrySettingsSchema,
