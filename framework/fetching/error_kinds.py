@@ -13,10 +13,13 @@ from healthcrawl.errors import one_line
 
 EMPTY_REPLY = "the server closed the connection without sending a response (empty reply)"
 HTTP2_ONLY = "server speaks only HTTP/2"
+HTTP2_ONLY_CLOSED = f"{HTTP2_ONLY} (it closed the connection on an HTTP/1.1 request and answers the HTTP/2 preface)"
 CLIENT_CERTIFICATE_REQUIRED = "the server requires a client certificate"
 _HTTP2_FRAME_START = "\x00\x00"
 """How the bytes an HTTP/2 server sends first (a SETTINGS frame's length) look where a status line should be."""
-_CLIENT_CERTIFICATE_ALERTS = ("CERTIFICATE_REQUIRED", "certificate required")
+_CLIENT_CERTIFICATE_ALERTS = ("CERTIFICATE_REQUIRED", "ALERT_BAD_CERTIFICATE")
+"""Alerts a server sends about the client's certificate: TLS 1.3's "certificate required", or "bad
+certificate" (Go's servers send it when none came); a TLS 1.2 refusal is a bare "handshake failure"."""
 _NO_APPLICATION_PROTOCOL = ("NO_APPLICATION_PROTOCOL", "no application protocol")
 
 # Checked in order: the first kind with a matching exception anywhere in the chain wins.

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import gevent
@@ -17,7 +17,7 @@ from requests.structures import CaseInsensitiveDict
 from healthcrawl.configuration.request_spec import RequestSpec, target_overrides
 from healthcrawl.configuration.retries import RetrySettings
 from healthcrawl.configuration.settings import CrawlSettings
-from healthcrawl.fetching.error_kinds import classify, classify_deadline
+from healthcrawl.fetching.error_kinds import EMPTY_REPLY, HTTP2_ONLY_CLOSED, classify, classify_deadline
 from healthcrawl.fetching.host_limits import HostLimiter
 from healthcrawl.fetching.request import OutgoingRequest
 from healthcrawl.fetching.resolver import build_resolver
@@ -32,6 +32,7 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 NO_HANDSHAKE = Handshake(peer_cert_der=None, version=None, verified=False)
 """What a TLS error reports when no certificate could be read at all."""
 DEFAULT_PORTS = {"http": 80, "https": 443}
+T = TypeVar("T")
 
 
 @dataclass
@@ -176,8 +177,12 @@ class Fetcher:
         except Exception as failure:  # every network failure becomes an error kind
             error_kind, error = classify(failure)
             error = mask_credentials(error)
-            if error_kind == "tls_error":
-                rejected = self._read_rejected_handshake(chain.urls[-1] if chain.urls else url, trace, deadline)
+            last_url = chain.urls[-1] if chain.urls else url
+            if error_kind == "tls_error" and trace.handshake is None and last_url.startswith("https:"):
+                rejected = self._probe(lambda: self.transport.read_unverified_handshake(last_url), deadline)
+            elif error == EMPTY_REPLY and last_url.startswith("http:"):
+                if self._probe(lambda: self.transport.answers_http2_preface(last_url), deadline):
+                    error = HTTP2_ONLY_CLOSED
         finally:
             deadline.close()
         return Snapshot(
@@ -263,16 +268,14 @@ class Fetcher:
         body = b"".join(chunks)
         return body[:limit], True
 
-    def _read_rejected_handshake(self, url: str, trace: FetchTrace, deadline: gevent.Timeout) -> Handshake | None:
-        """After a failed verified handshake, what an unverified one with ``url``'s server reads.
+    def _probe(self, probe: Callable[[], T], deadline: gevent.Timeout) -> T | None:
+        """Run a follow-up probe of a failed fetch (it runs under the fetch's deadline); ``None`` when that ran out.
 
-        ``None`` when there is nothing to read: the trace holds a handshake already, the URL
-        is not HTTPS, or the fetch's deadline ran out.
+        After a TLS error, an unverified handshake reads the rejected certificate; after an
+        empty reply, the HTTP/2 preface tells an HTTP/2-only server from a dropped request.
         """
-        if trace.handshake is not None or not url.startswith("https:"):
-            return None
         try:
-            return self.transport.read_unverified_handshake(url)
+            return probe()
         except gevent.Timeout as fired:
             if fired is not deadline:
                 raise

@@ -28,6 +28,10 @@ from healthcrawl.fetching.trace import FetchTrace, Handshake, sending_with
 
 LINGER_ZERO = (socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 """Close with RST instead of FIN: no TIME_WAIT entry is left on either side."""
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+"""The HTTP/2 connection preface and an empty SETTINGS frame: what an HTTP/2 client sends first."""
+FRAME_HEADER_BYTES = 9
+SETTINGS_FRAME = 0x04
 
 
 class Transport:
@@ -128,21 +132,45 @@ class Transport:
         options. The result is the caller's; no trace sees it. Its certificate is ``None``
         when even this handshake fails.
         """
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port or 443
-        literal = is_ip_literal(host)
-        try:
-            addresses = [host.strip("[]")] if literal else self.resolver.resolve(host)
-        except OSError:
-            addresses = []
-        for address in addresses:
+        host, port = _host_and_port(url)
+        for address in self._addresses(host):
             try:
                 with connect_socket(address, port, socket_options=self.socket_options, timeout=self.timeout) as raw:
-                    with _unverified_context().wrap_socket(raw, server_hostname=None if literal else host) as tls:
+                    server_hostname = None if is_ip_literal(host) else host
+                    with _unverified_context().wrap_socket(raw, server_hostname=server_hostname) as tls:
                         return Handshake(tls.getpeercert(binary_form=True), tls.version(), verified=False)
             except OSError:  # ssl.SSLError included
                 continue
         return Handshake(None, None, verified=False)
+
+    def answers_http2_preface(self, url: str) -> bool:
+        """Whether ``url``'s server (plain HTTP) answers the HTTP/2 connection preface with a SETTINGS frame.
+
+        Asked after an empty reply, to tell a server that speaks only HTTP/2 (with prior
+        knowledge) from one that dropped the request. Connects directly, like
+        ``read_unverified_handshake``.
+        """
+        host, port = _host_and_port(url)
+        for address in self._addresses(host):
+            try:
+                with connect_socket(address, port, socket_options=self.socket_options, timeout=self.timeout) as sock:
+                    sock.sendall(HTTP2_PREFACE)
+                    head = b""
+                    while len(head) < FRAME_HEADER_BYTES and (chunk := sock.recv(FRAME_HEADER_BYTES - len(head))):
+                        head += chunk
+                    return len(head) == FRAME_HEADER_BYTES and head[3] == SETTINGS_FRAME
+            except OSError:
+                continue
+        return False
+
+    def _addresses(self, host: str) -> list[str]:
+        """The addresses to try for ``host`` (an IP literal is its own); none when it does not resolve."""
+        if is_ip_literal(host):
+            return [host.strip("[]")]
+        try:
+            return self.resolver.resolve(host)
+        except OSError:
+            return []
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -150,6 +178,11 @@ class Transport:
         for adapter in self._client_cert_adapters.values():
             adapter.close()
         self._client_cert_adapters.clear()
+
+
+def _host_and_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
 @functools.cache

@@ -83,6 +83,12 @@ class CertAuthority:
         self._ca.issue_cert(name).private_key_and_cert_chain_pem.write_to_path(path)
         return path
 
+    def server_certificate_path(self, folder: str | os.PathLike, hostnames: tuple[str, ...] = DEFAULT_HOSTNAMES) -> str:
+        """Write ``folder/server.pem``: a new certificate for ``hostnames`` from this CA and its key (for real servers)."""
+        path = os.path.join(folder, "server.pem")
+        self._ca.issue_cert(*hostnames).private_key_and_cert_chain_pem.write_to_path(path)
+        return path
+
     def trust_client_certificates(self, context: ssl.SSLContext) -> None:
         """Make a server ``context`` require a client certificate issued by this CA."""
         context.verify_mode = ssl.CERT_REQUIRED
