@@ -24,6 +24,9 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 TARGET_FIELDS = ("method", "headers", "body", "follow_redirects")
 """Per-target fields (columns) that override the request spec."""
 
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+"""Header values a stored or shown request spec masks."""
+MASK = "***"
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
@@ -55,6 +58,22 @@ class RequestSpec:
         if self.auth is not None and self.auth[0] == "bearer":
             headers.setdefault("Authorization", f"Bearer {self.auth[1]}")
         return headers
+
+    def to_record(self) -> dict[str, Any]:
+        """This spec as JSON-ready data with its secrets masked: what may be stored or shown."""
+        auth = None
+        if self.auth is not None:
+            auth = {"type": "basic", "username": self.auth[1], "password": MASK} if self.auth[0] == "basic" else {
+                "type": "bearer", "token": MASK}
+        return {
+            "method": self.method,
+            "headers": {name: MASK if name.lower() in SECRET_HEADERS else value for name, value in self.headers},
+            "body": None if self.body is None else self.body.decode("utf-8", "replace"),
+            "auth": auth,
+            "client_cert": self.client_cert,
+            "client_key": self.client_key,
+            "follow_redirects": self.follow_redirects,
+        }
 
     @property
     def basic_auth(self) -> tuple[str, str] | None:

@@ -16,6 +16,7 @@ from healthcrawl import __version__
 from healthcrawl.configuration.request_spec import RequestSpec, RequestSpecField
 from healthcrawl.configuration.retries import RetrySettings, RetrySettingsSchema
 from healthcrawl.fetching.resolver import RESOLVERS, split_nameserver
+from healthcrawl.target_parsing import mask_credentials
 
 
 def at_least(minimum: float) -> validate.Range:
@@ -63,6 +64,19 @@ class CrawlSettings:
     workers: int = field(default_factory=default_workers)
     request: RequestSpec = RequestSpec()
     retries: RetrySettings = RetrySettings()
+
+    def to_record(self) -> dict:
+        """The settings as JSON-ready data, secrets masked: what a sink may store with a run."""
+        record = {spec.name: getattr(self, spec.name) for spec in dataclasses.fields(self)}
+        record.update(
+            proxy=self.proxy and mask_credentials(self.proxy),
+            nameservers=list(self.nameservers),
+            request=self.request.to_record(),
+            retries=dataclasses.asdict(self.retries),
+        )
+        record["retries"]["on_error_kinds"] = list(self.retries.on_error_kinds)
+        record["retries"]["on_status"] = list(self.retries.on_status)
+        return record
 
 
 def _default(name: str):

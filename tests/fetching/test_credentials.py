@@ -78,3 +78,25 @@ def test_credentials_stay_on_their_host_through_redirects():
         assert "Authorization" not in other.last_headers["/landing"]
     final_urls = sorted(r["final_url"] for r in records)
     assert final_urls == sorted([first.url("/landing").replace("http://", "http://alice:***@"), other.url("/landing")])
+
+
+def test_configured_secrets_are_masked_in_the_stored_run_settings(tmp_path, healthcrawl_cli):
+    with HTTPTestServer(basic_auth=("alice", PASSWORD)) as server:
+        config = tmp_path / "crawl.yaml"
+        config.write_text(json.dumps({
+            "crawl": {"timeout": 5, "workers": 1, "request": {
+                "method": "POST", "json": {"probe": True}, "headers": {"X-Api-Key": "k"},
+                "auth": {"type": "basic", "username": "alice", "password": "${PROBE_PASSWORD}"}}},
+            "sources": [{"type": "list", "targets": [server.url("/")]}],
+            "checks": [{"type": "status", "expect": [200]}],
+            "sinks": [{"type": "sqlalchemy", "url": f"sqlite:///{tmp_path}/results.db"}],
+        }))
+        proc = healthcrawl_cli("run", config, cwd=tmp_path, env={"PROBE_PASSWORD": PASSWORD})
+    assert proc.exit_code == 0, proc.stderr
+    with sqlite3.connect(tmp_path / "results.db") as db:
+        (settings,) = db.execute("SELECT settings FROM runs").fetchone()
+        (ok,) = db.execute("SELECT ok FROM results").fetchone()
+    request = json.loads(settings)["request"]
+    assert ok and PASSWORD not in settings
+    assert request["auth"] == {"type": "basic", "username": "alice", "password": "***"}
+    assert request["method"] == "POST" and request["body"] == '{"probe": true}'

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -74,7 +73,7 @@ class ResultStore:
                     targets=0,
                     ok=0,
                     failed=0,
-                    settings=_jsonable(dataclasses.asdict(run.settings)) if run.settings else None,
+                    settings=run.settings.to_record() if run.settings else None,
                     numbering=SOURCE_NUMBERING,
                 )
             )
@@ -182,11 +181,3 @@ def result_row(result: Result) -> dict[str, Any]:
         "started_at": result.started_at,
         "finished_at": result.finished_at,
     }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
