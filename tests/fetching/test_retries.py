@@ -1,5 +1,6 @@
 """crawl.retries: transient failures are fetched again, within the deadline and the per-host limits."""
 
+import sqlite3
 import time
 
 import pytest
@@ -25,6 +26,18 @@ def test_a_503_twice_then_200_takes_three_attempts():
         record = crawl_one(server.url("/flaky"), {"attempts": 4, "backoff": 0})
         assert server.hits["/flaky"] == 3
     assert record["ok"] is True and record["status_code"] == 200 and record["attempts"] == 3
+
+
+def test_the_database_stores_attempts(tmp_path):
+    with HTTPTestServer() as server:
+        server.route("/flaky", status=503, times=1)
+        server.route("/flaky")
+        run_crawl({"crawl": {"timeout": 5, "retries": {"attempts": 2, "backoff": 0}},
+                   "sources": [{"type": "list", "targets": [server.url("/flaky"), server.url("/")]}],
+                   "sinks": [{"type": "sqlalchemy", "url": f"sqlite:///{tmp_path}/results.db"}]})
+    with sqlite3.connect(tmp_path / "results.db") as db:
+        stored = dict(db.execute("SELECT target, attempts FROM results"))
+    assert stored == {server.url("/flaky"): 2, server.url("/"): 1}
 
 
 def test_attempts_run_out_and_the_last_one_is_recorded():

@@ -180,4 +180,5 @@ def result_row(result: Result) -> dict[str, Any]:
         "tls_version": tls.version if tls else None,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
+        "attempts": result.attempts,
     }
