@@ -171,3 +171,12 @@ def test_without_prometheus_client_the_error_says_what_to_install(tmp_path, heal
     proc = healthcrawl_cli("run", config, cwd=tmp_path)
     assert proc.exit_code == 2
     assert "pip install 'healthcrawl[prometheus]'" in proc.stderr
+
+
+def test_an_unreachable_pushgateway_fails_the_run_in_one_line_after_writing_the_textfile(tmp_path, healthcrawl_cli):
+    closed = f"http://127.0.0.1:{free_port()}"
+    proc = demo_with_sink(healthcrawl_cli, tmp_path, f"  - type: prometheus\n    textfile: {tmp_path / 'm.prom'}\n"
+                                                     f"    pushgateway: {closed}\n    push_timeout: 5\n")
+    assert proc.exit_code == 1
+    assert "sink 'prometheus' failed" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(by_target(samples((tmp_path / "m.prom").read_text())["probe_success"])) == 7
