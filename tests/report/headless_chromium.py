@@ -18,7 +18,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 """The browser's path, ``None`` when it is not installed (``apt-get install chromium``)."""
 VIRTUAL_TIME_MS = 20_000
 """Virtual time the page may run before its DOM is read: timers run fast-forward, loading waits for idle."""
-WINDOW = (1280, 2600)
+WINDOW = (1280, 2400)
 _CONSOLE_LINE = re.compile(r":CONSOLE[^\]]*\] (.*)$")
 
 
