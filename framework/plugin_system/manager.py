@@ -39,6 +39,7 @@ DEFAULT_PLUGINS = (
     "healthcrawl.plugins.checks.redirect",
     "healthcrawl.plugins.sinks.jsonl",
     "healthcrawl.plugins.database",
+    "healthcrawl.plugins.prometheus",
 )
 
 
