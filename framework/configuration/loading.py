@@ -3,7 +3,8 @@
 Sections: ``crawl`` (settings of the crawl itself), ``sources``, ``checks`` and
 ``sinks`` (lists of ``{type: NAME, ...options}`` entries validated by the options
 schema of the registered type); a check entry may also have a ``name`` (default: its type),
-unique among the checks, that its outcomes carry. ``${NAME}`` (or ``${NAME:-default}``) in any string
+unique among the checks, that its outcomes carry (a check type whose own options have a
+``name`` keeps that key, and its checks keep the type's name). ``${NAME}`` (or ``${NAME:-default}``) in any string
 expands from the environment. Every problem is reported with its place, e.g.
 ``checks[1].min_days: must be at least 0``.
 """
@@ -152,11 +153,15 @@ def _load_components(
             known = ", ".join(registry.names(kind)) or "none"
             problems.append(f"{place}.type: unknown {kind} type {type_name!r} (known: {known})")
             continue
-        own_keys = ("type", "name") if kind == "check" else ("type",)
-        options = {k: v for k, v in entry.items() if k not in own_keys}
-        name = _check_name(entry, type_name, place, named, problems) if kind == "check" else None
+        schema = component_type.cls.Options(unknown=RAISE)
+        # A check's name is the core's key, unless the check's own options have a "name" (older plugins).
+        nameable = kind == "check" and "name" not in schema.fields
+        options = {k: v for k, v in entry.items() if k != "type" and not (nameable and k == "name")}
+        name = None
+        if kind == "check":
+            name = _check_name(entry if nameable else {}, type_name, place, named, problems)
         try:
-            loaded = component_type.cls.Options(unknown=RAISE).load(options)
+            loaded = schema.load(options)
         except ValidationError as error:
             problems.extend(format_messages(error.messages, place))
             continue

@@ -4,8 +4,9 @@ import json
 import sqlite3
 
 import pytest
+from marshmallow import Schema, fields
 
-from healthcrawl import ConfigError, build_config
+from healthcrawl import Check, ConfigError, build_config, hookimpl
 from healthcrawl.testing.servers import HTTPTestServer
 
 
@@ -71,3 +72,28 @@ def test_names_reach_outcomes_summary_database_show_and_diff(tmp_path, healthcra
     assert diff.exit_code == 0, diff.stderr
     crossed = json.loads(diff.stdout)["tls_expiry_crossed"]
     assert [item["target"] for item in crossed] == [target]
+
+
+class OptionNamedName(Check):
+    """An older plugin's check whose own options have a ``name`` key."""
+
+    type_name = "header_present_legacy"
+
+    class Options(Schema):
+        name = fields.String(required=True)
+
+    def evaluate(self, snapshot):
+        return self.outcome(self.options["name"] in snapshot.headers)
+
+
+class LegacyPlugin:
+    @hookimpl
+    def healthcrawl_register_checks(self, register):
+        register(OptionNamedName)
+
+
+def test_a_check_whose_options_have_a_name_keeps_it(register_plugin):
+    register_plugin(LegacyPlugin(), name="legacy-plugin")
+    config = build_config(config_with([{"type": "header_present_legacy", "name": "X-Kind"}]))
+    (spec,) = config.checks
+    assert spec.options == {"name": "X-Kind"} and spec.name == "header_present_legacy"
