@@ -1,6 +1,7 @@
 """The request spec: crawl.request, overridden per source and per target, as loopback servers receive it."""
 
 import base64
+import sqlite3
 import json
 
 import pytest
@@ -119,3 +120,17 @@ def test_a_client_certificate_opens_a_server_that_requires_one(healthcrawl_ca, t
         without, = crawl([url], {}, [{"type": "status"}], verify=healthcrawl_ca.ca_bundle_path)
     assert with_cert["ok"] is True and with_cert["tls"]["verified"] is True
     assert without["error_kind"] == "tls_error"
+
+
+def test_sql_columns_and_the_sql_source_request_override(tmp_path):
+    with HTTPTestServer() as server:
+        server.route("/a")
+        with sqlite3.connect(tmp_path / "targets.db") as db:
+            db.execute("CREATE TABLE targets (id INTEGER PRIMARY KEY, target TEXT, method TEXT)")
+            db.executemany("INSERT INTO targets (target, method) VALUES (?, ?)",
+                           [(server.url("/a"), "PUT"), (server.url("/"), None)])
+        run_crawl({"crawl": {"timeout": 5}, "checks": [], "sources": [
+            {"type": "sql", "url": f"sqlite:///{tmp_path}/targets.db", "table": "targets",
+             "request": {"method": "POST", "headers": {"X-Source": "sql"}}}]})
+        seen = {(r.path, r.method, r.headers.get("X-Source")) for r in server.requests}
+    assert seen == {("/a", "PUT", "sql"), ("/", "POST", "sql")}
