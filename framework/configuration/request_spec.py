@@ -20,13 +20,14 @@ from typing import Any, Mapping
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from healthcrawl.target_parsing import MASK
+
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 TARGET_FIELDS = ("method", "headers", "body", "follow_redirects")
 """Per-target fields (columns) that override the request spec."""
 
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 """Header values a stored or shown request spec masks."""
-MASK = "***"
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
@@ -52,8 +53,8 @@ class RequestSpec:
             changes["headers"] = tuple(h for h in self.headers if h[0].lower() not in replaced) + changes["headers"]
         return dataclasses.replace(self, **changes)
 
-    def first_hop_headers(self) -> dict[str, str]:
-        """The configured headers plus what the body and a bearer token add."""
+    def request_headers(self) -> dict[str, str]:
+        """The configured headers, plus ``Authorization: Bearer ...`` for a bearer token."""
         headers = dict(self.headers)
         if self.auth is not None and self.auth[0] == "bearer":
             headers.setdefault("Authorization", f"Bearer {self.auth[1]}")
@@ -62,9 +63,10 @@ class RequestSpec:
     def to_record(self) -> dict[str, Any]:
         """This spec as JSON-ready data with its secrets masked: what may be stored or shown."""
         auth = None
-        if self.auth is not None:
-            auth = {"type": "basic", "username": self.auth[1], "password": MASK} if self.auth[0] == "basic" else {
-                "type": "bearer", "token": MASK}
+        if self.basic_auth is not None:
+            auth = {"type": "basic", "username": self.basic_auth[0], "password": MASK}
+        elif self.auth is not None:
+            auth = {"type": "bearer", "token": MASK}
         return {
             "method": self.method,
             "headers": {name: MASK if name.lower() in SECRET_HEADERS else value for name, value in self.headers},
@@ -84,7 +86,8 @@ class RequestSpec:
 class HeadersField(fields.Field):
     """mapping of header names to values
 
-    In a column: ``Name: value`` lines or a JSON object. Names must be HTTP tokens; a value with CR or LF is refused (it would split the request).
+    In a column: ``Name: value`` lines or a JSON object. Names must be HTTP tokens; a value
+    with CR or LF is refused (it would split the request).
     """
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -227,12 +230,21 @@ def _check_key_pair(cert: str, key: str | None) -> None:
 def target_overrides(values: Mapping[str, Any]) -> Mapping[str, Any]:
     """The request overrides in a target's fields, loaded; raises ``ValueError`` naming the bad field."""
     present = tuple((name, values[name]) for name in TARGET_FIELDS if values.get(name) not in (None, ""))
-    return _load_target_overrides(present) if present else {}
+    if not present:
+        return {}
+    try:
+        return _load_target_overrides_cached(present)
+    except TypeError:  # an unhashable value (a JSON column of a database): load it uncached
+        return _load_target_overrides(present)
 
 
 @functools.lru_cache(maxsize=1024)
-def _load_target_overrides(items: tuple[tuple[str, Any], ...]) -> Mapping[str, Any]:
+def _load_target_overrides_cached(items: tuple[tuple[str, Any], ...]) -> Mapping[str, Any]:
     """Targets of one list repeat their overrides: load each combination once."""
+    return _load_target_overrides(items)
+
+
+def _load_target_overrides(items: tuple[tuple[str, Any], ...]) -> Mapping[str, Any]:
     try:
         return RequestSpecSchema().load(dict(items))
     except ValidationError as error:

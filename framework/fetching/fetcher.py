@@ -207,7 +207,7 @@ class Fetcher:
         """
         first_url = url
         method, body = spec.method, spec.body
-        headers = spec.first_hop_headers()
+        headers = spec.request_headers()
         client_cert = (spec.client_cert, spec.client_key) if spec.client_cert else None
         cookies: RequestsCookieJar | None = None  # set by a hop, sent on the next ones (login redirects)
         while True:
