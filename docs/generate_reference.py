@@ -123,13 +123,19 @@ def _type_name(field: fields.Field) -> str:
 def _default(field: fields.Field) -> str:
     if field.required:
         return "required"
+    value = field.load_default
+    if callable(value):
+        # Computed when a config is loaded (e.g. from this machine's CPUs): described, never evaluated
+        # here, so the page does not show the machine that generated it.
+        if isinstance(field, fields.Nested):
+            return "see below"
+        if "default_text" not in field.metadata:
+            raise SystemExit(f"{field.name} has a computed default: add metadata={{'default_text': ...}} saying what it is")
+        return _cell(field.metadata["default_text"])
     if "default_text" in field.metadata:
         return f"`{field.metadata['default_text']}`"
-    value = field.load_default
     if value is missing:
         return "-"
-    if callable(value):
-        value = value()
     if isinstance(value, tuple):
         value = list(value)
     return _cell(f"`{json.dumps(value)}`")
