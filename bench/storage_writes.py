@@ -28,19 +28,16 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from datetime import datetime, timedelta, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from sqlalchemy import create_engine, insert, make_url, text  # noqa: E402
 
-from healthcrawl.plugin_system.components import ComponentContext, RunInfo  # noqa: E402
-from healthcrawl import CrawlSettings  # noqa: E402
-from healthcrawl.records import CheckOutcome, Result, Timings, TlsInfo  # noqa: E402
+from healthcrawl import CheckOutcome, CrawlSettings, Result, RunInfo, Timings, TlsInfo  # noqa: E402
+from healthcrawl.crawl.writer import ResultWriter  # noqa: E402
 from healthcrawl.plugins.database.sink import DatabaseSink, DatabaseSinkOptions  # noqa: E402
 from healthcrawl.plugins.database.storage.engines import open_engine  # noqa: E402
 from healthcrawl.plugins.database.storage.migrations import upgrade_schema  # noqa: E402
-from healthcrawl.plugins.database.storage.schema import CheckOutcomeRow, ResultRow, Run  # noqa: E402
+from healthcrawl.plugins.database.storage.schema import CheckOutcomeRow, ResultRow  # noqa: E402
 from healthcrawl.plugins.database.storage.store import ResultStore, result_row  # noqa: E402
-from healthcrawl.crawl.writer import ResultWriter  # noqa: E402
 
 SERVERS = {
     "postgresql": os.environ.get("HEALTHCRAWL_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
@@ -58,7 +55,7 @@ def synthetic_results(run_id: str, count: int) -> list[Result]:
             target=f"https://host{i}.example.com/", run_id=run_id, ok=True, error_kind=None, error=None,
             status_code=200, final_url=f"https://host{i}.example.com/", redirects=0, body_bytes=1024,
             body_truncated=False, checks=checks, timings=Timings(1.0, 2.0, 3.0, 4.0, 10.0 + i % 100),
-            tls=tls if i % 2 else None, started_at=now, finished_at=now + timedelta(milliseconds=10),
+            tls=tls if i % 2 else None, started_at=now, finished_at=now + timedelta(milliseconds=10), seq=i,
         )
         for i in range(count)
     ]
@@ -72,7 +69,7 @@ def healthcrawl_writer(url: str, count: int, batch_size: int, spool_dir: str) ->
     """Results/s through the real writer and sqlalchemy sink."""
     run_id = uuid.uuid4().hex
     options = DatabaseSinkOptions().load({"url": url, "spool_dir": spool_dir})
-    sink = DatabaseSink(options, ComponentContext(base_dir=Path.cwd(), run_id=run_id, settings=None))
+    sink = DatabaseSink(options)
     results = synthetic_results(run_id, count)
     run = run_info(run_id)
     sink.open(run)
@@ -96,12 +93,12 @@ def naive_writer(url: str, count: int) -> float:
     store.start_run(run_info(run_id))
     results = synthetic_results(run_id, count)
     started = time.perf_counter()
-    for seq, result in enumerate(results):
+    for result in results:
         with engine.begin() as connection:
-            connection.execute(insert(ResultRow).values(result_row(result, seq)))
+            connection.execute(insert(ResultRow).values(result_row(result)))
             for position, check in enumerate(result.checks):
                 connection.execute(insert(CheckOutcomeRow).values(
-                    run_id=run_id, seq=seq, position=position, name=check.name, ok=check.ok, detail=check.detail))
+                    run_id=run_id, seq=result.seq, position=position, name=check.name, ok=check.ok, detail=check.detail))
     elapsed = time.perf_counter() - started
     engine.dispose()
     return count / elapsed

@@ -7,37 +7,26 @@ or ``sqlite:///healthcrawl.db``. Imported only when one of them runs: it needs S
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterator
 
-from sqlalchemy import Engine
-
-from healthcrawl import CommandFailed, ConfigError
+from healthcrawl import ConfigError
+from healthcrawl.cli.tables import format_table
 from healthcrawl.configuration.loading import CrawlConfig, load_config
 from healthcrawl.plugin_system.manager import get_plugin_manager
 from healthcrawl.plugin_system.registry import ComponentRegistry
+from healthcrawl.plugins.database.sink import DatabaseSink
 from healthcrawl.plugins.database.storage import DEFAULT_DB
-from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine
-from healthcrawl.plugins.database.storage.history import RunDiff, RunNotFound, RunRecord, diff_runs, find_run
-from healthcrawl.plugins.database.storage.history import as_utc, list_runs, run_report
-from healthcrawl.plugins.database.storage.migrations import upgrade_schema
+from healthcrawl.plugins.database.storage.history import RunDiff, RunRecord, as_utc, diff_runs, list_runs, run_report
+from healthcrawl.plugins.database.storage.migrations import current_database
 from healthcrawl.plugins.database.storage.replay import replay_spool
 from healthcrawl.plugins.database.storage.store import ResultStore
-from healthcrawl.cli.tables import format_table
-
-DATABASE_SINK = "sqlalchemy"
-
-
-class HistoryError(CommandFailed):
-    """A history command cannot do what was asked; the message is one line."""
 
 
 def database_options(config: CrawlConfig) -> dict | None:
-    """The options of the config's first ``sqlalchemy`` sink, if it has one."""
+    """The options of the config's first database sink, if it has one."""
     for spec in config.sinks:
-        if spec.type.name == DATABASE_SINK:
+        if issubclass(spec.type.cls, DatabaseSink):
             return spec.options
     return None
 
@@ -121,29 +110,10 @@ def _with_engine(args, work):
     if args.config:
         options = database_options(load_config(args.config, ComponentRegistry.from_plugins(get_plugin_manager())))
         if options is None:
-            raise ConfigError([f"{args.config}: has no {DATABASE_SINK} sink"])
+            raise ConfigError([f"{args.config}: has no {DatabaseSink.type_name} sink"])
         url = options["url"]
-    with database(url) as engine:
+    with current_database(url) as engine:
         return work(engine)
-
-
-@contextmanager
-def database(url: str) -> Iterator[Engine]:
-    """An engine for ``url`` whose database answers and has the newest schema; an unknown run id
-    becomes a ``HistoryError``."""
-    engine = open_engine(url)
-    try:
-        try:
-            with engine.connect():
-                pass
-        except Exception as error:
-            raise DatabaseUnavailable(f"cannot reach the database: {one_line(error)}") from None
-        upgrade_schema(engine)
-        yield engine
-    except RunNotFound as error:
-        raise HistoryError(str(error)) from None
-    finally:
-        engine.dispose()
 
 
 def _run_json(run: RunRecord) -> dict:

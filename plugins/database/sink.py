@@ -8,7 +8,6 @@ retried with backoff (see ``healthcrawl.plugins.database.storage.delivery``).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from marshmallow import Schema, fields
 
@@ -45,12 +44,12 @@ class DatabaseSink(Sink):
         # command the import of SQLAlchemy and Alembic.
         from healthcrawl.plugins.database.storage.delivery import Delivery
         from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine
-        from healthcrawl.plugins.database.storage.spool import Spool
+        from healthcrawl.plugins.database.storage.spool import Spool, spool_path
         from healthcrawl.plugins.database.storage.store import ResultStore
 
         engine = open_engine(self.options["url"])
         store = ResultStore(engine)
-        spool = Spool(Path(self.options["spool_dir"]) / f"{run.run_id}.jsonl", self.options["spool_max_mb"] * 2**20)
+        spool = Spool(spool_path(self.options["spool_dir"], run.run_id), self.options["spool_max_mb"] * 2**20)
         self.delivery = Delivery(store, spool, retry_for=self.options["retry_for"], replay_hint=self._replay_hint(run, spool))
         try:
             store.prepare()
@@ -73,21 +72,19 @@ class DatabaseSink(Sink):
 
     @classmethod
     def find_resume(cls, options, config_name: str, run_id: str | None):
-        """The run to continue (``run_id``, or the config's latest interrupted one), after writing its
-        spooled results if any, with the sequence numbers of the targets it already has results for."""
+        """The run to continue (``run_id``, or the config's latest unfinished one), after writing its
+        spooled results if any, with the sequence numbers of the targets it already has results for
+        (read in order into a bitmap: memory does not grow with the number of results)."""
         from healthcrawl.crawl.resume import Resume
-        from healthcrawl.plugins.database.history_output import HistoryError, database
-        from healthcrawl.plugins.database.storage.history import done_seqs, find_run, latest_resumable
+        from healthcrawl.plugins.database.storage.history import done_seqs, run_to_resume
+        from healthcrawl.plugins.database.storage.migrations import current_database
         from healthcrawl.plugins.database.storage.replay import replay_spool
+        from healthcrawl.plugins.database.storage.spool import spool_path
         from healthcrawl.plugins.database.storage.store import ResultStore
 
-        with database(options["url"]) as engine:
-            run = find_run(engine, run_id) if run_id else latest_resumable(engine, config_name)
-            if run is None:
-                raise HistoryError(f"no interrupted or failed run of {config_name} to resume")
-            if run.state == "completed":
-                raise HistoryError(f"run {run.id} completed: there is nothing to resume")
-            spool = Path(options["spool_dir"]) / f"{run.id}.jsonl"
+        with current_database(options["url"]) as engine:
+            run = run_to_resume(engine, config_name, run_id)
+            spool = spool_path(options["spool_dir"], run.id)
             if spool.exists():
                 replay_spool(ResultStore(engine), spool)
             return Resume(run.id, run.started_at, done_seqs(engine, run.id))

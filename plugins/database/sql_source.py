@@ -11,8 +11,14 @@ from healthcrawl import ConfigError, Source, Target, at_least, parse_target
 
 class SqlSourceOptions(Schema):
     url = fields.String(required=True, metadata={"description": "SQLAlchemy URL of the database to read."})
-    table = fields.String(load_default=None, metadata={"description": "A table (or schema.table) to read whole."})
-    query = fields.String(load_default=None, metadata={"description": "A SELECT statement (instead of table)."})
+    table = fields.String(
+        load_default=None,
+        metadata={"description": "A table (or schema.table) to read whole, in primary-key order (else by column)."},
+    )
+    query = fields.String(
+        load_default=None,
+        metadata={"description": "A SELECT statement (instead of table); give it an ORDER BY so that --resume works."},
+    )
     column = fields.String(load_default="target", metadata={"description": "The column that holds the URL or domain."})
     fetch_rows = fields.Integer(
         load_default=1000, validate=at_least(1), metadata={"description": "Rows fetched from the cursor at a time."}
@@ -26,7 +32,11 @@ class SqlSourceOptions(Schema):
 
 class SqlSource(Source):
     """Streams rows with a server-side cursor (``stream_results``), ``fetch_rows`` at a time, so a table
-    of millions of rows is never loaded at once. Every other column is a field of the target."""
+    of millions of rows is never loaded at once. Every other column is a field of the target.
+
+    A ``table`` is read in a stable order (its primary key, else ``column``): ``run --resume``
+    skips targets by position, and a database returns an unordered scan in whatever order suits it.
+    """
 
     type_name = "sql"
     Options = SqlSourceOptions
@@ -69,5 +79,7 @@ class SqlSource(Source):
             table = Table(name, MetaData(), schema=schema or None, autoload_with=engine)
         except NoSuchTableError:
             raise ConfigError([f"table {self.options['table']!r} is not in the database"]) from None
-        return select(table)
+        column = self.options["column"]
+        order = list(table.primary_key.columns) or ([table.c[column]] if column in table.c else [])
+        return select(table).order_by(*order)
 

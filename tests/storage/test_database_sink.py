@@ -104,7 +104,7 @@ def test_a_batch_is_written_with_a_few_multi_row_statements(db_url):
         if statement.lstrip().upper().startswith("INSERT INTO RESULTS"):
             statements.append(statement)
 
-    store.insert(store.batch([result] * 1200))
+    store.insert(store.batch([dataclasses.replace(result, seq=seq) for seq in range(1, 1201)]))
     with engine.connect() as connection:
         stored = connection.execute(select(ResultRow.seq).where(ResultRow.run_id == result.run_id)).scalars().all()
     engine.dispose()
@@ -120,7 +120,7 @@ def test_awkward_values_survive_the_trip(db_url):
         _, records = crawl_into(db_url, [server.url("/")])
     awkward = "tab\there, new\nline, back\\slash \\N, quote' \"double\", café ☃"
     result = _result_from({**records[0], "error": awkward, "target": "https://example.com/?q=" + awkward})
-    result = dataclasses.replace(result, tls=TlsInfo(False, -3, None, awkward, None, ("a.example", awkward), None))
+    result = dataclasses.replace(result, seq=1, tls=TlsInfo(False, -3, None, awkward, None, ("a.example", awkward), None))
     engine = open_engine(db_url)
     store = ResultStore(engine)
     store.resume_run(result.run_id)
@@ -133,10 +133,20 @@ def test_awkward_values_survive_the_trip(db_url):
     assert row.tls_verified is False and row.started_at.replace(tzinfo=None) == result.started_at.replace(tzinfo=None)
 
 
+def test_a_result_without_a_seq_is_refused_before_anything_is_written(tmp_path):
+    now = datetime.now()
+    by_hand = Result(target="https://example.com/", run_id="r", ok=True, error_kind=None, error=None, status_code=200,
+                     final_url=None, redirects=0, body_bytes=0, body_truncated=False, checks=(), timings=Timings(),
+                     tls=None, started_at=now, finished_at=now)
+    with pytest.raises(ValueError) as refused:
+        ResultStore(open_engine(f"sqlite:///{tmp_path}/h.db")).batch([by_hand])
+    assert str(refused.value) == "the result for https://example.com/ has no seq (its target's position in the sources)"
+
+
 def _result_from(record):
     return Result(
         **{k: record[k] for k in ("target", "run_id", "ok", "error_kind", "error", "status_code", "final_url",
-                                  "redirects", "body_bytes", "body_truncated")},
+                                  "redirects", "body_bytes", "body_truncated", "seq")},
         checks=tuple(CheckOutcome(**c) for c in record["checks"]),
         timings=Timings(**record["timings"]),
         tls=None,

@@ -115,25 +115,46 @@ def test_a_database_that_never_returns_leaves_a_spool_to_replay(relay, on_result
     assert stored(server_db_url, run_id)[0] == after
 
 
+def wait_until(condition, seconds=120.0):
+    """Poll ``condition`` until it holds (``True``) or ``seconds`` have passed (``False``)."""
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return True
+        gevent.sleep(0.02)
+    return condition()
+
+
 def test_a_full_spool_makes_the_crawl_wait_for_the_database(relay, on_result, server_db_url, tmp_path):
-    spool_sizes = []
+    # Progress, not time: the database stays away until the spool is full and one more retry has
+    # failed; meanwhile the crawl must hand over no further result and the spool must stop growing.
+    progress = {"results": 0}
+    seen = {}
 
-    def watch_spool():
-        while True:
-            spool_sizes.append(sum(path.stat().st_size for path in (tmp_path / "spool").glob("*.jsonl")))
-            gevent.sleep(0.02)
+    def spool_size():
+        return sum(path.stat().st_size for path in (tmp_path / "spool").glob("*.jsonl"))
 
-    def outage(seen):
-        if seen == 100:
+    def keep_the_database_away_while_the_crawl_waits():
+        try:
+            if wait_until(lambda: spool_size() >= 2**20):
+                seen["full"] = (progress["results"], spool_size())
+                tries = relay.connections
+                if wait_until(lambda: relay.connections > tries):
+                    seen["a retry later"] = (progress["results"], spool_size())
+        finally:
+            relay.restore()
+
+    def outage(count):
+        progress["results"] = count
+        if count == 100:
             relay.cut()
-            gevent.spawn_later(3.0, relay.restore)
+            gevent.spawn(keep_the_database_away_while_the_crawl_waits)
 
     on_result(outage)
-    watcher = gevent.spawn(watch_spool)
     with HTTPTestServer() as server:
         outcome, records = crawl(relay, server, tmp_path, 4000, spool_max_mb=1)
-    watcher.kill()
     assert outcome.state == "completed"
     targets, _ = stored(server_db_url, outcome.run.run_id)
     assert len(targets) == len(records) == 4000
-    assert 1_000_000 <= max(spool_sizes) < 2**20 + 200_000  # filled to its bound plus at most one batch
+    assert "full" in seen and "a retry later" in seen, seen
+    assert seen["a retry later"] == seen["full"]  # no result handed over, nothing spooled while full
+    assert seen["full"][1] < 2**20 + 200_000  # filled to its bound plus at most one batch

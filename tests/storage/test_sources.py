@@ -4,12 +4,10 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, text
 
-from healthcrawl.plugin_system.components import ComponentContext
 from healthcrawl import ConfigError
 from healthcrawl.plugins.database.sql_source import SqlSource, SqlSourceOptions
 from healthcrawl.plugins.database.storage.engines import open_engine
@@ -80,9 +78,23 @@ def test_sql_source_reads_a_table_with_per_target_fields(db_url):
     assert by_target[server.url("/n2")]["ok"] is False  # no override: 200-399 expected, got 404
 
 
+def test_sql_source_reads_a_table_in_primary_key_order_whatever_order_the_rows_are_stored_in(db_url):
+    engine = open_engine(db_url)
+    table = Table("hosts", MetaData(), Column("id", Integer, primary_key=True), Column("target", String(200)))
+    table.create(engine)
+    with engine.begin() as connection:
+        for i in reversed(range(1, 51)):  # stored last-first; PostgreSQL scans a heap in the order rows went in
+            connection.execute(insert(table).values(id=i, target=f"https://h{i}.example/"))
+        connection.execute(table.update().where(table.c.id == 10).values(target="https://moved.example/"))
+    engine.dispose()
+    options = SqlSourceOptions().load({"url": db_url, "table": "hosts"})
+    urls = [target.url for target in SqlSource(options).targets()]
+    assert urls == [f"https://h{i}.example/" if i != 10 else "https://moved.example/" for i in range(1, 51)]
+
+
 def sql_source(url, query):
     options = SqlSourceOptions().load({"url": url, "query": query})
-    return SqlSource(options, ComponentContext(base_dir=Path.cwd(), run_id="test", settings=None))
+    return SqlSource(options)
 
 
 def test_sql_source_streams_a_query_through_a_server_side_cursor(pg_db_url):

@@ -10,7 +10,8 @@ from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import aliased
 
 from healthcrawl.crawl.sequence import SeqSet
-from healthcrawl.plugins.database.storage.schema import CheckOutcomeRow, ResultRow, Run
+from healthcrawl.errors import CommandFailed
+from healthcrawl.plugins.database.storage.schema import SOURCE_NUMBERING, CheckOutcomeRow, ResultRow, Run
 
 RESUMABLE_STATES = ("interrupted", "failed")
 """States of a run that ``--resume`` may continue."""
@@ -18,7 +19,11 @@ STREAM_ROWS = 10_000
 """Rows fetched at a time when a query walks all results of a run."""
 
 
-class RunNotFound(Exception):
+class HistoryError(CommandFailed):
+    """A stored run cannot be used as asked (unknown id, nothing to resume); the message is one line."""
+
+
+class RunNotFound(HistoryError):
     """No run matches the id (or id prefix) given; the message says so in one line."""
 
 
@@ -74,6 +79,27 @@ def latest_resumable(engine: Engine, config: str) -> RunRecord | None:
     with engine.connect() as connection:
         row = connection.execute(query).first()
     return RunRecord(*row) if row else None
+
+
+def run_to_resume(engine: Engine, config: str, run_id: str | None) -> RunRecord:
+    """The run ``--resume`` continues: ``run_id`` (or a unique prefix), else the newest unfinished run of ``config``.
+
+    A ``HistoryError`` says why there is none: no such run, it completed, or an older healthcrawl
+    stored it with results numbered in write order, which cannot be matched to source positions.
+    """
+    run = find_run(engine, run_id) if run_id else latest_resumable(engine, config)
+    if run is None:
+        raise HistoryError(f"no interrupted or failed run of {config} to resume")
+    if run.state == "completed":
+        raise HistoryError(f"run {run.id} completed: there is nothing to resume")
+    with engine.connect() as connection:
+        numbering = connection.execute(select(Run.numbering).where(Run.id == run.id)).scalar_one()
+    if numbering != SOURCE_NUMBERING:
+        raise HistoryError(
+            f"run {run.id} cannot be resumed: an older healthcrawl numbered its results in the order they were "
+            f"written, not by position in the sources; start a new run"
+        )
+    return run
 
 
 def done_seqs(engine: Engine, run_id: str) -> SeqSet:

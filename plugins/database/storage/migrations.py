@@ -8,14 +8,18 @@ single query. Databases created before migrations existed (tables but no
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
+
+from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 FIRST_REVISION = "0001"
@@ -53,3 +57,22 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
         if current is None and inspect(connection).has_table("runs"):
             command.stamp(config, FIRST_REVISION)
         command.upgrade(config, revision)
+
+
+@contextmanager
+def current_database(url: str) -> Iterator[Engine]:
+    """An engine for ``url`` whose database answers and is at the newest revision (disposed on exit).
+
+    An unreachable database is a ``DatabaseUnavailable`` with one line.
+    """
+    engine = open_engine(url)
+    try:
+        try:
+            with engine.connect():
+                pass
+        except Exception as error:
+            raise DatabaseUnavailable(f"cannot reach the database: {one_line(error)}") from None
+        upgrade_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()

@@ -22,6 +22,12 @@ Timestamp = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql",
 """A timezone-aware timestamp, to the microsecond on every database."""
 
 
+SOURCE_NUMBERING = "source"
+"""``runs.numbering`` of a run whose ``results.seq`` is the target's position in the run's sources.
+
+``NULL`` there marks a run stored before migration 0004, numbered in the order results were written."""
+
+
 class Base(DeclarativeBase):
     """Declarative base of healthcrawl's tables."""
 
@@ -41,6 +47,8 @@ class Run(Base):
     ok: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     settings: Mapped[dict | None] = mapped_column(JSON)
+    numbering: Mapped[str | None] = mapped_column(String(16))
+    """How ``results.seq`` is numbered: ``SOURCE_NUMBERING``, or ``NULL`` for a run older than that."""
 
 
 class ResultRow(Base):

@@ -26,6 +26,11 @@ class RunEnd:
     finished_at: datetime
 
 
+def spool_path(spool_dir: str | Path, run_id: str) -> Path:
+    """The spool file of run ``run_id`` in ``spool_dir`` (the sink's ``spool_dir`` option): ``RUN_ID.jsonl``."""
+    return Path(spool_dir) / f"{run_id}.jsonl"
+
+
 class Spool:
     """Appends batches to ``path`` (created on first use) and counts what it holds."""
 

@@ -13,16 +13,16 @@ from healthcrawl import Result, RunInfo
 
 from healthcrawl.plugins.database.storage.copy import copy_rows
 from healthcrawl.plugins.database.storage.migrations import upgrade_schema
-from healthcrawl.plugins.database.storage.schema import CheckOutcomeRow, ResultRow, Run
+from healthcrawl.plugins.database.storage.schema import SOURCE_NUMBERING, CheckOutcomeRow, ResultRow, Run
 
 _DATETIME_COLUMNS = ("started_at", "finished_at")
 
 
 @dataclass
 class Batch:
-    """The rows of one batch of results, numbered (``seq``) before the first attempt to write them.
+    """The rows of one batch of results, keyed by ``(run_id, seq)``: each target's position in the run's sources.
 
-    The numbers make a retried write safe: a batch whose first row is already stored was
+    The keys make a retried write safe: a batch whose first row is already stored was
     committed before (its whole transaction succeeded), so it is not written twice.
     """
 
@@ -63,7 +63,7 @@ class ResultStore:
         upgrade_schema(self.engine)
 
     def start_run(self, run: RunInfo) -> None:
-        """Record a new run in state ``running``."""
+        """Record a new run in state ``running``, its results numbered by source position."""
         with self.engine.begin() as connection:
             connection.execute(
                 insert(Run).values(
@@ -75,6 +75,7 @@ class ResultStore:
                     ok=0,
                     failed=0,
                     settings=_jsonable(dataclasses.asdict(run.settings)) if run.settings else None,
+                    numbering=SOURCE_NUMBERING,
                 )
             )
 
@@ -84,10 +85,15 @@ class ResultStore:
             connection.execute(update(Run).where(Run.id == run_id).values(state="running", finished_at=None))
 
     def batch(self, results: list[Result]) -> Batch:
-        """Turn ``results`` into rows, keyed by their target's sequence number (nothing is written yet)."""
+        """Turn ``results`` into rows, keyed by their target's sequence number (nothing is written yet).
+
+        A result without a ``seq`` (made by hand, not by the engine) is a ``ValueError``.
+        """
         result_rows, outcome_rows = [], []
         for result in results:
-            result_rows.append(result_row(result, result.seq))
+            if result.seq is None:
+                raise ValueError(f"the result for {result.target} has no seq (its target's position in the sources)")
+            result_rows.append(result_row(result))
             for position, check in enumerate(result.checks):
                 outcome_rows.append(
                     {
@@ -146,12 +152,12 @@ class ResultStore:
             )
 
 
-def result_row(result: Result, seq: int) -> dict[str, Any]:
+def result_row(result: Result) -> dict[str, Any]:
     """The ``results`` row for a result."""
     tls, timings = result.tls, result.timings
     return {
         "run_id": result.run_id,
-        "seq": seq,
+        "seq": result.seq,
         "target": result.target,
         "ok": result.ok,
         "error_kind": result.error_kind,
