@@ -19,6 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from healthcrawl.cli.argument_types import positive_number, whole_number
 from healthcrawl.cli.example_crawls import CONFIG_NAME, ExampleError, copy_example, get_example, list_examples, prepared_example
 from healthcrawl.cli.progress import ProgressBar
 from healthcrawl.cli.tables import format_table
@@ -72,6 +73,8 @@ EXIT_CODES = {
 }
 """What each exit code means, per command (docs/generate_reference.py writes the table). Every command
 exits 2 on a usage error (one line per problem, never a traceback) and 130 when interrupted."""
+OTHER_COMMAND_EXIT_CODES = {EXIT_OK: "done", EXIT_FAILED: "the command failed (one line on stderr)"}
+"""What a plugin's command that ``EXIT_CODES`` does not list exits with (``Command.run``'s contract)."""
 
 FAIL_ON = ("never", "errors", "failed", "any")
 """``--fail-on`` choices: never; errors (a target's fetch failed: it has an ``error_kind``); failed (a
@@ -219,29 +222,6 @@ def targets_fail(summary: Summary, fail_on: str) -> bool:
         "failed": summary.failed_checks > 0,
         "any": summary.ok < summary.total,
     }[fail_on]
-
-
-def positive_number(text: str) -> float:
-    """An argparse type: a number above 0 (argparse names the flag in the error)."""
-    value = _number(text, float)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
-    return value
-
-
-def whole_number(text: str) -> int:
-    """An argparse type: an integer of at least 0."""
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, not {text}")
-    return value
-
-
-def _number(text: str, kind: type):
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
 
 
 def plugin_commands(manager) -> list[tuple[str, Command]]:
