@@ -22,6 +22,8 @@ class Summary:
     by_error_kind: Counter = field(default_factory=Counter)
     by_failed_check: Counter = field(default_factory=Counter)
     _slowest: list[tuple[float, str]] = field(default_factory=list)
+    incidents: list[str] = field(default_factory=list)
+    """What went wrong around the targets (a worker process that died), one line each."""
 
     def add(self, result: Result) -> None:
         """Count one result."""
@@ -62,4 +64,7 @@ class Summary:
         if self.slowest:
             lines.append("slowest targets:")
             lines.extend(f"  {ms:>10.1f} ms  {target}" for target, ms in self.slowest[:5])
+        if self.incidents:
+            lines.append("incidents:")
+            lines.extend(f"  {incident}" for incident in self.incidents)
         return "\n".join(lines)

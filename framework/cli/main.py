@@ -172,7 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     example_copy.add_argument("destination", metavar="DEST", nargs="?", help="new folder (default: ./NAME)")
     example_copy.set_defaults(command=command_examples_copy)
 
-    for _, command in plugin_commands(get_plugin_manager()):
+    registered = plugin_commands(get_plugin_manager())
+    parser.set_defaults(plugin_commands=registered)  # for `healthcrawl plugins`: the hook is called once
+    for _, command in registered:
         sub = commands.add_parser(command.name, help=command.help)
         command.add_arguments(sub)
         sub.set_defaults(command=command.run)
@@ -350,7 +352,7 @@ def command_validate(args) -> int:
 def command_plugins(args) -> int:
     manager = get_plugin_manager()
     registry = _registry()
-    commands = plugin_commands(manager)
+    commands = args.plugin_commands
     for name, plugin in sorted(manager.list_name_plugin()):
         if plugin is None:  # blocked by HEALTHCRAWL_DISABLE_PLUGINS
             continue

@@ -109,6 +109,7 @@ class Crawl:
             for handler in handlers:
                 handler.cancel()
             writer.close()
+            writer.summary.incidents.extend(self.executor.incidents)
         if self._stopping:
             state = "interrupted"
         error = error or writer.failure

@@ -87,3 +87,12 @@ def test_the_history_commands_come_from_the_database_plugin(tmp_path):
     assert without.returncode == 2 and "invalid choice: 'runs'" in without.stderr
     sqlite3.connect(tmp_path / "h.db").close()  # history commands read an existing database, never create one
     assert main(["runs", "--db", f"sqlite:///{tmp_path}/h.db"]) == 0  # with the plugin (loaded in this process)
+
+
+@pytest.mark.hook("healthcrawl_register_commands")
+def test_healthcrawl_plugins_lists_the_commands_each_plugin_registered(healthcrawl_cli):
+    result = healthcrawl_cli("plugins")
+    assert result.exit_code == 0
+    block = result.stdout.split("healthcrawl.plugins.database ", 1)[1].split("\nhealthcrawl.", 1)[0]
+    types_line = next(line for line in block.splitlines() if line.strip().startswith("types:"))
+    assert all(f"command:{name}" in types_line for name in ("runs", "show", "diff", "replay"))

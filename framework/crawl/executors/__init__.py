@@ -21,6 +21,9 @@ PipelineFactory = Callable[[int], Pipeline]
 class Executor(Protocol):
     """Where targets are fetched and checked."""
 
+    incidents: list[str]
+    """What went wrong where the targets run (a worker that died), one line each, for the run's summary."""
+
     def results(self, targets: Iterator[Target]) -> Iterator[Result]:
         """Check every target and yield its result; returns when all are done or ``stop()`` was called."""
         ...

@@ -12,12 +12,14 @@ yielded to the engine, which hands them to the one writer: the sinks, the summar
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import pickle
 import signal
 import socket
 import struct
+import sys
 from collections import deque
 from typing import Iterator
 from urllib.parse import urlsplit
@@ -39,6 +41,10 @@ RESULT_BATCH = 256
 """Results per frame sent back (a partial batch goes after ``FLUSH_INTERVAL``)."""
 FLUSH_INTERVAL = 0.05
 BACKLOG_WAIT = 0.005
+PR_SET_PDEATHSIG = 1
+"""prctl option: the signal a process gets when its parent dies (Linux)."""
+IDLE_WAIT = 0.05
+"""Seconds an idle feeder waits before asking again whether every target has an answer."""
 _HEADER = struct.Struct("!I")
 _END = object()
 
@@ -82,7 +88,8 @@ class _Worker:
         self.channel = channel
         self.chunk = min(CHUNK, share)
         self.window = share + self.chunk  # a full pool plus one chunk waiting: never idle, never hoarding
-        self.outstanding = 0
+        self.in_flight: dict[int, Target] = {}  # sent and not answered yet, by seq: what a death gives away
+        self.alive = True
         self.room = gevent.event.Event()
         self.room.set()
         self.backlog: deque[Target] = deque()  # routed here by another feeder, not sent yet
@@ -92,7 +99,9 @@ class ForkedExecutor:
     """Checks targets in ``count`` forked processes that share ``concurrency`` between them.
 
     With ``route_by_host`` every target of one host goes to the same worker, so that per-host
-    limits hold for the whole crawl, not per worker.
+    limits hold for the whole crawl, not per worker. A worker that dies (``kill -9``, a crash, its
+    own SIGTERM) has its unanswered targets given to the other workers; ``incidents`` says so.
+    Targets must carry their ``seq`` (the engine numbers them).
     """
 
     def __init__(self, count: int, concurrency: int, make_pipeline: PipelineFactory, route_by_host: bool = False):
@@ -106,6 +115,9 @@ class ForkedExecutor:
         self._failure: Exception | None = None
         self._targets: Iterator[Target] = iter(())
         self._exhausted = False
+        self._orphans: deque[Target] = deque()  # a dead worker's targets, taken before fresh ones
+        self.incidents: list[str] = []
+        """What went wrong with the workers during the run, one line each, for the run's summary."""
 
     def results(self, targets: Iterator[Target]) -> Iterator[Result]:
         """Fork the workers, share ``targets`` out and yield every result; returns when every worker has finished.
@@ -160,87 +172,149 @@ class ForkedExecutor:
             self.stop()
 
     def _feed_targets(self, worker: _Worker) -> None:
-        while not self._stopping:
+        while not self._stopping and worker.alive:
             gevent.sleep(0)  # let the other feeders take their turn
             worker.room.wait()
-            if self._stopping:
+            if self._stopping or not worker.alive:
                 return
             chunk = self._next_chunk(worker)
             if self._stopping:
                 return
             if chunk:
-                worker.outstanding += len(chunk)
-                if worker.outstanding >= worker.window:
+                worker.in_flight.update((target.seq, target) for target in chunk)
+                if len(worker.in_flight) >= worker.window:
                     worker.room.clear()
-                worker.channel.send(("targets", chunk))
-            elif not self._exhausted:
-                gevent.sleep(BACKLOG_WAIT)  # the targets read last belong to another worker that is full
-            if self._exhausted and not worker.backlog:
-                worker.channel.send(("end",))
+                if not self._send(worker, ("targets", chunk)):
+                    return
+            elif self._all_answered():
+                self._send(worker, ("end",))
                 return
+            else:
+                # Targets read last belong to another worker that is full, or are in flight on one that
+                # may still die: this worker stays until every target has an answer.
+                gevent.sleep(BACKLOG_WAIT if not self._exhausted else IDLE_WAIT)
+
+    def _send(self, worker: _Worker, message) -> bool:
+        """Send ``message`` to ``worker``; ``False`` when it is gone (its collector gives its targets away)."""
+        try:
+            worker.channel.send(message)
+            return True
+        except OSError:
+            if not worker.alive:  # the collector already gave the rest away: this chunk too
+                self._orphans.extend(worker.in_flight.values())
+                worker.in_flight.clear()
+            return False
+
+    def _all_answered(self) -> bool:
+        """Whether the source is exhausted and every target has its result: only then do workers get "end"
+        (until then a worker that dies may leave targets the others must take)."""
+        if not self._exhausted or self._orphans:
+            return False
+        return not any(w.backlog or w.in_flight for w in self._workers)
 
     def _next_chunk(self, worker: _Worker) -> list[Target]:
-        """Up to a chunk of ``worker``'s targets: its backlog first, then fresh ones from the source."""
+        """Up to a chunk of ``worker``'s targets: its backlog first, then a dead worker's, then fresh ones."""
         chunk = [worker.backlog.popleft() for _ in range(min(worker.chunk, len(worker.backlog)))]
-        while len(chunk) < worker.chunk and not self._exhausted:
-            with self._reading:  # a source may wait on gevent I/O while another feeder wants the next target
-                target = next(self._targets, None)
-            if target is None:
-                self._exhausted = True
-            elif not self._route_by_host:
+        while len(chunk) < worker.chunk and (target := self._next_target()) is not None:
+            owner = self._owner(target) if self._route_by_host else worker
+            if owner is worker:
                 chunk.append(target)
             else:
-                owner = self._workers[hash(_host(target)) % len(self._workers)]
-                if owner is worker:
-                    chunk.append(target)
-                else:
-                    owner.backlog.append(target)
-                    if len(owner.backlog) >= owner.window:
-                        break  # read no further until that worker catches up
+                owner.backlog.append(target)
+                if len(owner.backlog) >= owner.window:
+                    break  # read no further until that worker catches up
         return chunk
 
+    def _next_target(self) -> Target | None:
+        if self._orphans:
+            return self._orphans.popleft()
+        if self._exhausted:
+            return None
+        with self._reading:  # a source may wait on gevent I/O while another feeder wants the next target
+            target = next(self._targets, None)
+        if target is None:
+            self._exhausted = True
+        return target
+
+    def _owner(self, target: Target) -> _Worker:
+        """The worker a target's host belongs to; a dead owner's hosts are shared among the live workers."""
+        owner = self._workers[hash(_host(target)) % len(self._workers)]
+        if owner.alive:
+            return owner
+        live = [w for w in self._workers if w.alive]
+        return live[hash(_host(target)) % len(live)]
+
     def _collect(self, worker: _Worker, arrived: gevent.queue.Queue) -> None:
-        while True:
-            message = worker.channel.receive()
-            if message is None:
-                if not self._stopping:
-                    log.error("worker %d exited unexpectedly with %d targets in flight", worker.pid, worker.outstanding)
-                return
-            if message[0] == "done":
-                return
-            results = message[1]
-            worker.outstanding -= len(results)
-            if worker.outstanding < worker.window:
-                worker.room.set()
-            for result in results:
+        while (message := worker.channel.receive()) is not None and message[0] == "results":
+            for result in message[1]:
+                worker.in_flight.pop(result.seq, None)
                 arrived.put(result)
+            if len(worker.in_flight) < worker.window:
+                worker.room.set()
+        if not self._stopping and (worker.in_flight or worker.backlog or message is None):
+            self._worker_lost(worker)
+
+    def _worker_lost(self, worker: _Worker) -> None:
+        """Give a worker's unanswered targets to the others and say so in ``incidents``; fail when none is left."""
+        worker.alive = False
+        worker.room.set()
+        unanswered = len(worker.in_flight) + len(worker.backlog)
+        self._orphans.extend(worker.in_flight.values())
+        self._orphans.extend(worker.backlog)
+        worker.in_flight.clear()
+        worker.backlog.clear()
+        live = [w for w in self._workers if w.alive]
+        how = _exit_status(worker.pid)
+        if not live:
+            if self._failure is None:
+                self._failure = WorkersLost(f"every worker died (the last: pid {worker.pid}, {how})")
+            self.stop()
+            return
+        message = f"worker {worker.pid} died ({how}); its {unanswered} unanswered targets went to the other workers"
+        log.warning("%s", message)
+        self.incidents.append(message)
+        for other in live:
+            other.room.set()
 
 
 def _run_child(
     make_pipeline: PipelineFactory, parent_end: socket.socket, child_end: socket.socket, share: int,
     siblings: list[Channel],
 ) -> None:
-    """The body of a forked worker: a fresh event loop, the terminal's signals ignored (the parent decides), serve, exit.
+    """The body of a forked worker: a fresh event loop, serve, exit.
 
     Destroying the inherited hub drops every watcher the parent had (servers running in
     the same process, as in tests and demos, timers, signal handlers), so the worker runs
-    nothing but its own loop.
+    nothing but its own loop. The terminal's SIGINT is ignored (the parent decides); SIGTERM
+    stops the worker after it sent what it finished; the worker gets SIGTERM when the parent
+    dies, and closes every inherited end of its siblings' channels, so that each worker's own
+    channel is the only thing holding it to the parent.
     """
     code = 0
     try:
         parent_end.close()
         for sibling in siblings:
-            sibling.sock.close()
+            sibling.close()
+        _stop_when_parent_dies()
         fd = child_end.detach()
         gevent.get_hub().destroy(destroy_loop=True)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _serve(Channel(socket.socket(fileno=fd)), share, make_pipeline)
     except BaseException:
         log.exception("worker %d failed", os.getpid())
         code = 1
     finally:
         os._exit(code)
+
+
+def _stop_when_parent_dies() -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (``kill -9`` included); elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _serve(channel: Channel, concurrency: int, make_pipeline: PipelineFactory) -> None:
@@ -262,13 +336,19 @@ def _serve(channel: Channel, concurrency: int, make_pipeline: PipelineFactory) -
         while (message := incoming.get())[0] == "targets":
             yield from message[1]
 
+    def terminate() -> None:
+        stop.set()
+        incoming.put(("end",))
+
     reader = gevent.spawn(read)
+    sigterm = gevent.signal_handler(signal.SIGTERM, terminate)
     pipeline = make_pipeline(concurrency)
     outbox = Outbox(channel)
     try:
         for result in run_pool(pipeline.check_target, targets(), concurrency, stop):
             outbox.put(result)
     finally:
+        sigterm.cancel()
         outbox.close()
         pipeline.close()
         reader.kill()
@@ -308,6 +388,28 @@ def _host(target: Target) -> str:
     if target.invalid is not None:
         return ""
     return urlsplit(target.url).hostname or ""
+
+
+class WorkersLost(Exception):
+    """Every worker process died; the run cannot go on."""
+
+
+def _exit_status(pid: int, patience: float = 5.0) -> str:
+    """How a child ended (``killed by SIGKILL``, ``exit code 1``), reaping it; waits for it without blocking
+    the event loop, at most ``patience`` seconds."""
+    for _ in range(int(patience / 0.01)):
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return "already reaped"
+        if reaped:
+            break
+        gevent.sleep(0.01)
+    else:
+        return "exit status unknown"
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
 
 
 def _reap(pid: int) -> None:

@@ -18,6 +18,7 @@ class LocalExecutor:
         self.concurrency = concurrency
         self.make_pipeline = make_pipeline
         self._stop = gevent.event.Event()
+        self.incidents: list[str] = []
 
     def results(self, targets: Iterator[Target]) -> Iterator[Result]:
         pipeline = self.make_pipeline(self.concurrency)
