@@ -130,7 +130,9 @@ def _default(field: fields.Field) -> str:
         if isinstance(field, fields.Nested):
             return "see below"
         if "default_text" not in field.metadata:
-            raise SystemExit(f"{field.name} has a computed default: add metadata={{'default_text': ...}} saying what it is")
+            raise SystemExit(
+                f"{field.name} has a computed default: add metadata={{'default_text': ...}} saying what it is"
+            )
         return _cell(field.metadata["default_text"])
     if "default_text" in field.metadata:
         return f"`{field.metadata['default_text']}`"

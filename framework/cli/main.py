@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from healthcrawl.cli.argument_types import positive_number, whole_number
-from healthcrawl.cli.example_crawls import CONFIG_NAME, ExampleError, copy_example, get_example, list_examples, prepared_example
+from healthcrawl.cli.example_crawls import CONFIG_NAME, ExampleError, copy_example, get_example, list_examples
+from healthcrawl.cli.example_crawls import prepared_example
 from healthcrawl.cli.progress import ProgressBar
 from healthcrawl.cli.tables import format_table
 from healthcrawl.configuration.loading import CrawlConfig, build_config, load_config

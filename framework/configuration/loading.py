@@ -115,7 +115,8 @@ def build_config(
     data = _expand_environment(data, "", problems)
     for key in data:
         if key not in SECTIONS:
-            problems.append(f"{key}: unknown section{did_you_mean(str(key), SECTIONS)} (expected one of {', '.join(SECTIONS)})")
+            hint = did_you_mean(str(key), SECTIONS)
+            problems.append(f"{key}: unknown section{hint} (expected one of {', '.join(SECTIONS)})")
 
     settings = CrawlSettings()
     settings_schema = CrawlSettingsSchema()
@@ -169,7 +170,8 @@ def _load_components(
         if component_type is None:
             names = registry.names(kind)
             hint = did_you_mean(type_name, names)
-            problems.append(f"{place}.type: unknown {kind} type {type_name!r}{hint} (known: {', '.join(names) or 'none'})")
+            known = ", ".join(names) or "none"
+            problems.append(f"{place}.type: unknown {kind} type {type_name!r}{hint} (known: {known})")
             continue
         options = {k: v for k, v in entry.items() if k != "type"}
         schema = component_type.cls.Options(unknown=RAISE)

@@ -67,7 +67,8 @@ class StatusCheck(Check):
                 ranges = _ranges(text)
             except ValidationError as error:
                 groups = error.messages.values() if isinstance(error.messages, dict) else [error.messages]
-                return self.outcome(False, f"expect_status {text!r} is not valid: {'; '.join(m for g in groups for m in g)}")
+                reasons = "; ".join(message for group in groups for message in group)
+                return self.outcome(False, f"expect_status {text!r} is not valid: {reasons}")
         code = snapshot.status_code
         ok = code is not None and any(low <= code <= high for low, high in ranges)
         return self.outcome(ok, f"status {code}" + ("" if ok else f", expected {text}"))

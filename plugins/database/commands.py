@@ -46,7 +46,7 @@ class RunsCommand(HistoryCommand):
     help = "list the runs stored in a database"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--limit", type=positive_integer, default=None, help="show only the newest N runs")
+        parser.add_argument("--limit", type=positive_integer, default=None, metavar="N", help="show only the newest N runs")
         add_format_argument(parser)
         super().add_arguments(parser)
 
@@ -61,7 +61,7 @@ class ShowCommand(HistoryCommand):
             help="a run id, a unique prefix of one, latest (the default) or previous",
         )
         parser.add_argument(
-            "--limit", type=positive_integer, default=10,
+            "--limit", type=positive_integer, default=10, metavar="N",
             help="targets listed per error kind, per failed check and in each list (default 10)",
         )
         add_format_argument(parser)

@@ -78,7 +78,8 @@ def report_text(report: RunReport) -> str:
         f"run {run.id} ({run.state})",
         f"config:   {run.config}",
         f"started:  {_time(run.started_at)}   duration: {_duration(run)}",
-        f"targets:  {run.targets}   ok: {run.ok}   failed a check: {run.failed - report.errors}   errors: {report.errors}",
+        f"targets:  {run.targets}   ok: {run.ok}   failed a check: {run.failed - report.errors}"
+        f"   errors: {report.errors}",
     ]
     for title, groups in (("errors by kind (targets):", report.by_error_kind),
                           ("failed checks (a target may fail several):", report.by_failed_check)):
@@ -164,7 +165,9 @@ def _with_engine(args, work, reads_only: bool = True):
     path = sqlite_file(url)
     if reads_only and path is not None and not path.is_file():
         whose = f" (the database of {args.config})" if args.config else ""
-        raise CommandFailed(f"no database at {path}{whose}: no crawl has stored results there; --db URL or --config CONFIG names another")
+        raise CommandFailed(
+            f"no database at {path}{whose}: no crawl has stored results there; --db URL or --config CONFIG names another"
+        )
     with current_database(url) as engine:
         return work(engine)
 

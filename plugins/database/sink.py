@@ -21,7 +21,9 @@ from healthcrawl.plugins.database.storage import DEFAULT_DB
 class DatabaseSinkOptions(Schema):
     url = fields.String(
         load_default=DEFAULT_DB,
-        metadata={"description": "Any SQLAlchemy URL; a relative sqlite:/// file is relative to the config file's folder."},
+        metadata={
+            "description": "Any SQLAlchemy URL; a relative sqlite:/// file is relative to the config file's folder."
+        },
     )
     retry_for = fields.Float(
         load_default=300.0,
@@ -88,7 +90,8 @@ class DatabaseSink(Sink):
 
     def probe(self) -> None:
         """Connect once (``validate --connect``). A SQLite file is not created: its folder must exist."""
-        from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, check_connection, open_engine, sqlite_file
+        from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, check_connection, open_engine
+        from healthcrawl.plugins.database.storage.engines import sqlite_file
 
         path = sqlite_file(self.options["url"])
         if path is not None:
@@ -134,7 +137,8 @@ def resolve_paths(options: dict, folder: Path) -> dict:
     """The sink's options with a relative SQLite file and spool folder resolved against ``folder``."""
     from healthcrawl.plugins.database.storage.engines import resolve_sqlite_url
 
-    return {**options, "url": resolve_sqlite_url(options["url"], folder), "spool_dir": os.fspath(folder / options["spool_dir"])}
+    url, spool_dir = resolve_sqlite_url(options["url"], folder), os.fspath(folder / options["spool_dir"])
+    return {**options, "url": url, "spool_dir": spool_dir}
 
 
 def config_folder(config_name: str) -> Path:

@@ -10,7 +10,13 @@ from healthcrawl import ComponentContext, ConfigError, Source, Target, at_least,
 
 
 class SqlSourceOptions(Schema):
-    url = fields.String(required=True, metadata={"description": "SQLAlchemy URL of the database to read; a relative sqlite:/// file is relative to the config file's folder."})
+    url = fields.String(
+        required=True,
+        metadata={
+            "description": "SQLAlchemy URL of the database to read; a relative sqlite:/// file is relative to "
+            "the config file's folder (and must exist)."
+        },
+    )
     table = fields.String(
         load_default=None,
         metadata={"description": "A table (or schema.table) to read whole, in primary-key order (else by column)."},

@@ -92,7 +92,8 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def resolve_sqlite_url(url: str, folder: Path) -> str:
-    """``url`` with a relative SQLite file made absolute against ``folder`` (the config's folder); other URLs as they are."""
+    """``url`` with a relative SQLite file made absolute against ``folder`` (the config's folder); other URLs
+    as they are."""
     path = sqlite_file(url)
     if path is None or path.is_absolute():
         return url
