@@ -60,8 +60,8 @@ EXIT_CODES = {
         EXIT_FAILED: "with `--connect`: a sink's database did not answer",
         EXIT_USAGE: "the config is invalid: one line per problem",
     },
-    "runs, show, diff, replay": {
-        EXIT_OK: "printed (`diff --exit-code`: nothing newly fails)",
+    "runs, show, diff, replay, report": {
+        EXIT_OK: "printed, or for `report` written (`diff --exit-code`: nothing newly fails)",
         EXIT_FAILED: "no database where one was looked for, an unknown run, an unreachable database; "
                      "`diff --exit-code`: a target newly fails",
         EXIT_USAGE: "usage or config error (`--config`)",

@@ -1,4 +1,4 @@
-"""The run-history commands the database plugin adds to ``healthcrawl``: runs, show, diff, replay.
+"""The run-history commands the database plugin adds to ``healthcrawl``: runs, show, diff, replay, report.
 
 These classes only declare arguments; ``history_output`` (which needs SQLAlchemy) is imported
 when a command runs, so listing the commands costs nothing. Wherever a run id is asked for,
@@ -95,4 +95,22 @@ class ReplayCommand(HistoryCommand):
         super().add_arguments(parser)
 
 
-HISTORY_COMMANDS = (RunsCommand, ShowCommand, DiffCommand, ReplayCommand)
+class ReportCommand(HistoryCommand):
+    name = "report"
+    help = "write one stored run as a self-contained HTML page with charts"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("run_id", metavar="RUN", nargs="?", default=None,
+                            help="a run id, or a unique prefix of one (default: the newest run)")
+        parser.add_argument("-o", "--output", metavar="FILE", default="report.html",
+                            help="where to write the page (default report.html)")
+        super().add_arguments(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from healthcrawl.plugins.database.report import command_report
+
+        command_report(args)
+        return 0
+
+
+HISTORY_COMMANDS = (RunsCommand, ShowCommand, DiffCommand, ReplayCommand, ReportCommand)
