@@ -84,17 +84,18 @@ def load_config(path: str | os.PathLike, registry: ComponentRegistry | None = No
         raise ConfigError([f"{path}: not UTF-8 text: {error.reason} at byte {error.start}"]) from None
     try:
         data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        raise ConfigError([f"{path}:{_yaml_problem(error)}"]) from None
     except yaml.YAMLError as error:
-        raise ConfigError([f"{path}: not valid YAML: {one_line(error)}"]) from None
+        raise ConfigError([yaml_problem(path, error)]) from None
     return build_config(data, registry, name=str(path), base_dir=path.resolve().parent)
 
 
-def _yaml_problem(error: yaml.MarkedYAMLError) -> str:
-    """``LINE:COLUMN: not valid YAML: PROBLEM (CONTEXT at line L, column C)``, lines and columns counted from 1."""
-    mark, context_mark = error.problem_mark or error.context_mark, error.context_mark
-    text = f"{mark.line + 1}:{mark.column + 1}: not valid YAML: {error.problem or error.context}"
+def yaml_problem(path: Path, error: yaml.YAMLError) -> str:
+    """``PATH:LINE:COLUMN: not valid YAML: PROBLEM (CONTEXT at line L, column C)``, counted from 1."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if mark is None:
+        return f"{path}: not valid YAML: {one_line(error)}"
+    text = f"{path}:{mark.line + 1}:{mark.column + 1}: not valid YAML: {error.problem or error.context}"
+    context_mark = error.context_mark
     if error.context and error.problem and context_mark is not None:
         text += f" ({error.context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
     return text

@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from healthcrawl import Crawl, load_config
+from healthcrawl import Command, Crawl, hookimpl, load_config
 from healthcrawl.cli.example_crawls import get_example
 from healthcrawl.testing.servers import HTTPTestServer, free_port
 
@@ -237,3 +237,21 @@ def test_examples_copy_prints_how_to_run_the_copy(tmp_path, healthcrawl_cli, mon
     assert get_example("./offline-demo").path.resolve() == tmp_path / "offline-demo"
     proc = healthcrawl_cli("examples", "copy", "top-sites", "sites", cwd=tmp_path)
     assert proc.stdout.splitlines()[-1] == "  healthcrawl run sites/crawl.yaml"
+
+
+def test_a_command_interrupted_by_ctrl_c_exits_130_without_a_traceback(register_plugin, healthcrawl_cli):
+    class Waits(Command):
+        name = "wait"
+        help = "wait until interrupted"
+
+        def run(self, args):
+            raise KeyboardInterrupt  # what Ctrl-C raises in a command that is not a crawl
+
+    class Plugin:
+        @hookimpl
+        def healthcrawl_register_commands(self, register):
+            register(Waits)
+
+    register_plugin(Plugin(), name="waiter")
+    proc = healthcrawl_cli("wait")
+    assert (proc.exit_code, proc.stderr) == (130, "")
