@@ -2,6 +2,7 @@
 
 import json
 import re
+import sqlite3
 import sys
 import time
 
@@ -103,6 +104,7 @@ def test_report_of_a_run_named_by_prefix_and_errors_in_one_line(demo_report, tmp
     assert f"<code>{older}</code>" in older_html and "No earlier run of this config is stored." in older_html
     unknown = healthcrawl_cli("report", "nosuchrun", "--db", db, "-o", tmp_path / "x.html")
     assert unknown.exit_code == 1 and "no run 'nosuchrun'" in unknown.stderr and "Traceback" not in unknown.stderr
+    sqlite3.connect(tmp_path / "empty.db").close()  # a database without runs (a missing one is "no database at")
     empty = healthcrawl_cli("report", "--db", f"sqlite:///{tmp_path / 'empty.db'}", "-o", tmp_path / "y.html")
     assert empty.exit_code == 1 and "the database holds no runs yet" in empty.stderr
     assert not (tmp_path / "x.html").exists() and not (tmp_path / "y.html").exists()

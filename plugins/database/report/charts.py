@@ -28,9 +28,9 @@ def chart_specs(data: ReportData, now: datetime | None = None) -> dict[str, dict
     summary = data.summary
     return {
         "chart-outcomes": outcomes_chart(data),
-        "chart-error-kinds": bar_chart([{"name": k, "targets": n} for k, n in summary.by_error_kind],
+        "chart-error-kinds": bar_chart([{"name": g.name, "targets": g.count} for g in summary.by_error_kind],
                                        "error kind", "#c62828"),
-        "chart-failed-checks": bar_chart([{"name": k, "targets": n} for k, n in summary.by_failed_check],
+        "chart-failed-checks": bar_chart([{"name": g.name, "targets": g.count} for g in summary.by_failed_check],
                                          "check", "#f9a825"),
         "chart-latency": latency_chart(data),
         "chart-certificates": certificates_chart(data, now or datetime.now(timezone.utc)),

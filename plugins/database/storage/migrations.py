@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
 
-from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine
+from healthcrawl.plugins.database.storage.engines import check_connection, open_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 FIRST_REVISION = "0001"
@@ -67,11 +67,7 @@ def current_database(url: str) -> Iterator[Engine]:
     """
     engine = open_engine(url)
     try:
-        try:
-            with engine.connect():
-                pass
-        except Exception as error:
-            raise DatabaseUnavailable(f"cannot reach the database: {one_line(error)}") from None
+        check_connection(engine)
         upgrade_schema(engine)
         yield engine
     finally:
