@@ -45,6 +45,8 @@ class ComponentSpec:
     type: ComponentType
     options: Any
     place: str
+    entry: Mapping[str, Any] = field(default_factory=dict)
+    """The entry as written in the config (``${NAME}`` expanded): what a distributed crawl sends to its workers."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def build_config(
     if not data.get("sources"):
         problems.append("sources: at least one source is required")
     sections = {
-        kind: _load_components(kind, section, data.get(section, default), registry, problems)
+        kind: load_components(kind, section, data.get(section, default), registry, problems)
         for kind, section, default in (
             ("source", "sources", []),
             ("check", "checks", list(DEFAULT_CHECKS)),
@@ -119,9 +121,10 @@ def build_config(
     )
 
 
-def _load_components(
+def load_components(
     kind: str, section: str, entries: Any, registry: ComponentRegistry, problems: list[str]
 ) -> tuple[ComponentSpec, ...]:
+    """Validate the ``{type: ..., ...}`` entries of one section; each problem is appended to ``problems``."""
     if entries is None:
         entries = []
     if not isinstance(entries, list):
@@ -149,7 +152,7 @@ def _load_components(
         except ValidationError as error:
             problems.extend(format_messages(error.messages, place))
             continue
-        specs.append(ComponentSpec(component_type, loaded, place))
+        specs.append(ComponentSpec(component_type, loaded, place, dict(entry)))
     return tuple(specs)
 
 

@@ -18,9 +18,10 @@ from typing import Iterator
 import gevent
 
 from healthcrawl.configuration.loading import CrawlConfig
-from healthcrawl.crawl.executors import Executor, build_executor
+from healthcrawl.crawl.executors import Executor, ExecutorFailed, RunDescription, build_executor
 from healthcrawl.crawl.pipeline import Pipeline
 from healthcrawl.crawl.resume import Resume
+from healthcrawl.crawl.sequence import SeqSet
 from healthcrawl.crawl.writer import ResultWriter
 from healthcrawl.errors import CommandFailed, ConfigError, one_line
 from healthcrawl.plugin_system.components import Check, ComponentContext, ComponentDisabled, RunInfo, Sink, Source
@@ -82,14 +83,18 @@ class Crawl:
         self.sources: list[Source] = _instantiate(config.sources, context)
         self.checks: list[Check] = _instantiate(config.checks, context)
         self.sinks: list[Sink] = _instantiate(config.sinks, context) + list(extra_sinks)
-        self.executor: Executor = build_executor(self.settings, self._build_pipeline)
+        run = RunDescription(
+            self.run_info.run_id, config.checks, self.manager, self.resume.done if self.resume else SeqSet()
+        )
+        self.executor: Executor = build_executor(self.settings, self._build_pipeline, run)
         self._stopping = False
 
     def run(self, handle_signals: bool = True) -> CrawlOutcome:
         """Open the sinks, crawl every target, flush, close the sinks; SIGINT/SIGTERM interrupt cleanly."""
         self._open_sinks()
         writer = ResultWriter(
-            self.sinks, observe=self._observe, on_failure=self.stop, batch_size=self.settings.batch_size
+            self.sinks, observe=self._observe, on_failure=self.stop, batch_size=self.settings.batch_size,
+            on_stored=getattr(self.executor, "stored", None),
         )
         writer.start()
         handlers = self._install_signal_handlers() if handle_signals else []
@@ -101,7 +106,7 @@ class Crawl:
                 writer.put(result)
         except KeyboardInterrupt:
             self.stop()
-        except SourceFailed as failure:
+        except (SourceFailed, ExecutorFailed) as failure:
             error = str(failure)
         finally:
             for handler in handlers:
