@@ -24,8 +24,8 @@ _SHIPPED_SETTINGS = CrawlSettingsSchema(exclude=("distributed",))
 
 
 def plugin_versions(manager: PluginManager) -> dict[str, str | None]:
-    """``{plugin name: version}`` of every plugin registered with ``manager``."""
-    return {name: manager.origin(name).version for name, _ in manager.list_name_plugin()}
+    """``{plugin name: version}`` of every plugin registered with ``manager`` (blocked ones are left out)."""
+    return {name: manager.origin(name).version for name, plugin in manager.list_name_plugin() if plugin is not None}
 
 
 def config_digest(version: str, plugins: Mapping[str, str | None], crawl: Mapping, checks: list) -> str:
