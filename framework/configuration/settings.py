@@ -220,7 +220,11 @@ class CrawlSettingsSchema(Schema):
     distributed = fields.Nested(
         DistributedSettingsSchema,
         load_default=_default("distributed"),
-        metadata={"description": "Crawl on Celery workers through RabbitMQ (see docs/distributed.md)."},
+        metadata={
+            "description": "Crawl on Celery workers through RabbitMQ (see the distributed crawls page); "
+            "without a broker the crawl runs on this machine.",
+            "default_text": "{}",
+        },
     )
 
     @validates_schema
