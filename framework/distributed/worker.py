@@ -16,6 +16,8 @@ from pathlib import Path
 import gevent
 import gevent.event
 from celery import Celery
+import amqp.exceptions
+import kombu.exceptions
 from celery.exceptions import Reject
 
 from healthcrawl.configuration.loading import load_components
@@ -33,6 +35,8 @@ from healthcrawl.records import Result
 
 log = logging.getLogger("healthcrawl")
 
+BROKER_ERRORS = (OSError, amqp.exceptions.ConnectionError, amqp.exceptions.ChannelError, kombu.exceptions.OperationalError)
+"""What a dropped or refused broker connection raises."""
 KEPT_PIPELINES = 2
 """Pipelines (one per run) a worker process keeps between chunks; older ones are closed."""
 
@@ -59,7 +63,23 @@ class ChunkRunner:
         self._pipelines: OrderedDict[str, _SharedPipeline] = OrderedDict()
 
     def run(self, message: dict, worker: str, redelivered: bool) -> None:
-        """Answer one chunk on its run's results queue: with a result per target, or with a refusal."""
+        """Answer one chunk on its run's results queue: with a result per target, or with a refusal.
+
+        Never raises but ``Reject``: when the broker cannot be reached the chunk goes back to the
+        queue; a message that is not a chunk is logged and dropped (the coordinator sends again
+        what it misses).
+        """
+        try:
+            self._answer(message, worker, redelivered)
+        except Reject:
+            raise
+        except BROKER_ERRORS as error:
+            log.warning("broker unreachable (%s); chunk %s goes back to the queue", one_line(error), message.get("chunk"))
+            raise Reject(one_line(error), requeue=True) from None
+        except Exception:
+            log.exception("dropping a chunk message that cannot be read")
+
+    def _answer(self, message: dict, worker: str, redelivered: bool) -> None:
         spec = RunSpec(**message["run"])
         chunk_id = message["chunk"]
         if redelivered:
@@ -133,6 +153,7 @@ class ChunkRunner:
     def _run_is_live(self, queue: str) -> bool:
         """Whether the run's results queue still exists (the coordinator deletes it when the run ends)."""
         with self.app.pool.acquire(block=True) as connection:
+            connection.ensure_connection(max_retries=5, interval_start=0.5)
             channel = connection.channel()
             try:
                 channel.queue_declare(queue=queue, passive=True)
@@ -146,17 +167,12 @@ class ChunkRunner:
                     pass
 
     def _publish(self, spec: RunSpec, body: dict) -> None:
-        """Publish ``body`` to the run's results queue, confirmed by the broker; if that fails, the chunk
-        goes back to the queue (``Reject``) instead of being acked without its results."""
-        try:
-            with self.app.producer_or_acquire() as producer:
-                producer.publish(
-                    body, exchange="", routing_key=spec.results_queue, serializer="json", delivery_mode=2,
-                    retry=True, retry_policy={"max_retries": 5, "interval_start": 0.5, "interval_step": 1},
-                )
-        except Exception as error:
-            log.error("could not return results of run %s: %s; the chunk goes back to the queue", spec.run_id, one_line(error))
-            raise Reject(one_line(error), requeue=True) from None
+        """Publish ``body`` to the run's results queue, confirmed by the broker (retried a few times)."""
+        with self.app.producer_or_acquire() as producer:
+            producer.publish(
+                body, exchange="", routing_key=spec.results_queue, serializer="json", delivery_mode=2,
+                retry=True, retry_policy={"max_retries": 5, "interval_start": 0.5, "interval_step": 1},
+            )
 
 
 def run_worker(broker: str, chunks: int, loglevel: str = "INFO") -> int:

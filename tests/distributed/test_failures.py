@@ -20,7 +20,7 @@ from healthcrawl.plugin_system.registry import ComponentRegistry
 from healthcrawl.testing.collector import ResultCollector
 from healthcrawl.testing.servers import HTTPTestServer
 
-from .conftest import wait_for
+from .conftest import rabbitmqctl, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -154,3 +154,26 @@ def test_a_pickled_chunk_is_never_unpickled(broker, start_workers, tmp_path):
     wait_for(lambda: "ContentDisallowed" in workers[0].log(), 60, "the worker refusing the pickled message")
     assert not evidence.exists()
     assert workers[0].process.poll() is None
+
+
+def test_broker_connections_closed_mid_run_lose_nothing_and_double_nothing(broker, start_workers, tmp_path):
+    start_workers(2)
+    db = tmp_path / "results.db"
+    vhost = broker.rsplit("/", 1)[1]
+    with HTTPTestServer() as server:
+        server.route("/", delay=0.2)
+        targets = [server.url(f"/?i={i}") for i in range(1500)]
+        crawl, collector = make_crawl(
+            targets, broker, sinks=[{"type": "sqlalchemy", "url": f"sqlite:///{db}"}], chunk_deadline=30
+        )
+        running = gevent.spawn(crawl.run, handle_signals=False)
+        wait_for(lambda: len(collector.results) >= 300, 120, "300 results")
+        rabbitmqctl("close_all_connections", "-p", vhost, "healthcrawl test: connections closed mid-run")
+        outcome = running.get(timeout=300)
+
+    assert outcome.state == "completed", outcome.error
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT COUNT(*), COUNT(DISTINCT seq) FROM results").fetchone() == (1500, 1500)
+    assert sorted(r.seq for r in collector.results) == list(range(1500))
+    assert crawl.executor.counters.redelivered >= 1  # the chunks in flight came back through RabbitMQ
+    assert crawl.executor.counters.resent == 0  # not through the coordinator's reconciliation
