@@ -60,14 +60,17 @@ class WorkerProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=WORKER_STOP_TIMEOUT)
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """SIGTERM: Celery's warm shutdown (running chunks finish); ``wait`` for it."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=WORKER_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+
+    def wait(self) -> None:
+        try:
+            self.process.wait(timeout=WORKER_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         self._log.close()
 
 
@@ -107,4 +110,6 @@ def start_workers(broker, tmp_path):
 
     yield start
     for worker in started:
-        worker.stop()
+        worker.terminate()
+    for worker in started:
+        worker.wait()

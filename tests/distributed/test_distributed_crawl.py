@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
+import uuid
 
 import pytest
+import sqlalchemy
 
 from healthcrawl.testing.crawl import run_crawl_outcome
 from healthcrawl.testing.servers import HTTPTestServer
@@ -44,24 +45,49 @@ def crawl_config(targets: list[str], broker: str | None = None, sinks: list | No
     }
 
 
-def stored_counts(db_path) -> tuple[int, int]:
-    """(rows, distinct sequence numbers) in the results table."""
-    with sqlite3.connect(db_path) as db:
-        return db.execute("SELECT COUNT(*), COUNT(DISTINCT seq) FROM results").fetchone()
+def stored_counts(url: str, run_id: str) -> tuple[int, int]:
+    """(rows, distinct sequence numbers) of the run in the results table."""
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = sqlalchemy.text("SELECT COUNT(*), COUNT(DISTINCT seq) FROM results WHERE run_id = :run")
+            return tuple(connection.execute(query, {"run": run_id}).one())
+    finally:
+        engine.dispose()
 
 
-def test_two_workers_store_one_row_per_target_and_the_local_summary(broker, start_workers, server, tmp_path):
-    targets = target_lines(server, 3000)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A results database of this test's own: a SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'results.db'}"
+        return
+    schema = f"hc_distributed_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(request.getfixturevalue("postgres_url"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield admin.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+TARGETS = 5000
+
+
+def test_two_workers_store_one_row_per_target_and_the_local_summary(broker, start_workers, server, database_url):
+    targets = target_lines(server, TARGETS)
     start_workers(2)
-    db = tmp_path / "results.db"
-    sinks = [{"type": "sqlalchemy", "url": f"sqlite:///{db}"}]
+    sinks = [{"type": "sqlalchemy", "url": database_url}]
 
     outcome, records = run_crawl_outcome(crawl_config(targets, broker, sinks))
     local, local_records = run_crawl_outcome(crawl_config(targets))
 
     assert outcome.state == "completed", outcome.error
-    assert stored_counts(db) == (3000, 3000)
-    assert sorted(r["seq"] for r in records) == list(range(3000))
+    assert stored_counts(database_url, outcome.run.run_id) == (TARGETS, TARGETS)
+    assert sorted(r["seq"] for r in records) == list(range(TARGETS))
     assert outcome.summary.render().split("slowest")[0] == local.summary.render().split("slowest")[0]
     by_seq = {r["seq"]: r for r in records}
     assert by_seq[9]["status_code"] == 404 and by_seq[49]["error_kind"] == "invalid_target"
