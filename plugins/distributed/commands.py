@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 
+import gevent
+
 from healthcrawl import Command, ConfigError
 from healthcrawl.configuration.settings import mask_credentials
 
@@ -75,14 +77,19 @@ def _supervise(broker: str, args: argparse.Namespace) -> int:
     environment = {**os.environ, BROKER_VARIABLE: broker}  # not on the command line: `ps` would show the password
     children = [subprocess.Popen(command, env=environment) for _ in range(args.processes)]
 
-    def pass_on(signum, _frame) -> None:
+    def pass_on(signum: int) -> None:
         for child in children:
-            child.send_signal(signum)
+            if child.poll() is None:
+                child.send_signal(signum)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, pass_on)
+    # gevent's own handlers: this process is monkey-patched and waits for its children in the hub.
+    handlers = [gevent.signal_handler(signum, pass_on, signum) for signum in (signal.SIGINT, signal.SIGTERM)]
     print(f"healthcrawl: {len(children)} worker processes on {mask_credentials(broker)}", file=sys.stderr)
-    return max(child.wait() for child in children)
+    try:
+        return max(child.wait() for child in children)
+    finally:
+        for handler in handlers:
+            handler.cancel()
 
 
 class WorkersCommand(Command):

@@ -55,6 +55,10 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def ready(self) -> bool:
+        """Whether Celery says the worker is ready (its signal handlers installed, consuming)."""
+        return " ready." in self.log()
+
     def kill(self) -> None:
         """``kill -9``: the process gets no chance to return its chunks."""
         self.process.send_signal(signal.SIGKILL)
@@ -105,7 +109,10 @@ def start_workers(broker, tmp_path):
             WorkerProcess(broker, tmp_path / f"worker-{len(started) + i}.log", env, chunks) for i in range(count)
         ]
         started.extend(workers)
-        wait_for(lambda: chunk_consumers(broker) >= before + count, WORKER_START_TIMEOUT, f"{count} workers connecting")
+        wait_for(
+            lambda: all(w.ready() for w in workers) and chunk_consumers(broker) >= before + count,
+            WORKER_START_TIMEOUT, f"{count} workers connecting",
+        )
         return workers
 
     yield start

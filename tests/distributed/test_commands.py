@@ -26,7 +26,10 @@ def test_worker_starts_n_processes_and_workers_lists_them(broker, tmp_path):
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HEALTHCRAWL_BROKER": broker},
     )
     try:
-        wait_for(lambda: chunk_consumers(broker) == 2, WORKER_START_TIMEOUT, "2 worker processes connecting")
+        wait_for(
+            lambda: (tmp_path / "worker.log").read_text().count(" ready.") == 2 and chunk_consumers(broker) == 2,
+            WORKER_START_TIMEOUT, "2 worker processes connecting",
+        )
         listed = healthcrawl("workers", "--broker", broker, "--timeout", "5")
         assert listed.returncode == 0, listed.stderr
         lines = listed.stdout.splitlines()
@@ -35,8 +38,14 @@ def test_worker_starts_n_processes_and_workers_lists_them(broker, tmp_path):
         assert lines[3] == "healthcrawl.chunks: 0 chunks waiting, 2 consumers"
     finally:
         supervisor.send_signal(signal.SIGTERM)
-        assert supervisor.wait(timeout=WORKER_STOP_TIMEOUT) == 0
+        try:
+            code = supervisor.wait(timeout=WORKER_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            subprocess.run(["pkill", "-KILL", "-P", str(supervisor.pid)])  # its children, by parent id
+            supervisor.kill()
+            code = f"still running after {WORKER_STOP_TIMEOUT:g} s"
         log.close()
+        assert code == 0, (tmp_path / "worker.log").read_text()
     wait_for(lambda: chunk_consumers(broker) == 0, WORKER_STOP_TIMEOUT, "the worker processes disconnecting")
     assert "guest:guest" not in (tmp_path / "worker.log").read_text()
 

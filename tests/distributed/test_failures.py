@@ -39,7 +39,10 @@ def make_crawl(targets, broker, manager=None, checks=None, crawl=None, sinks=(),
     return Crawl(config, manager, extra_sinks=[collector]), collector
 
 
-def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(broker, start_workers, tmp_path):
+@pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
+def test_a_worker_stopped_mid_run_loses_nothing_and_doubles_nothing(stop, broker, start_workers, tmp_path):
+    """``kill -9``: the worker's chunks are redelivered to the other one. SIGTERM: Celery's warm shutdown,
+    running chunks finish and prefetched ones go back to the queue."""
     workers = start_workers(2)
     db = tmp_path / "results.db"
     with HTTPTestServer() as server:
@@ -48,7 +51,11 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(broker, start
         crawl, collector = make_crawl(targets, broker, sinks=[{"type": "sqlalchemy", "url": f"sqlite:///{db}"}])
         running = gevent.spawn(crawl.run, handle_signals=False)
         wait_for(lambda: len(collector.results) >= 300 and "healthcrawl.chunk" in workers[0].log(), 120, "progress")
-        workers[0].kill()
+        if stop == "kill -9":
+            workers[0].kill()
+        else:
+            workers[0].terminate()
+            workers[0].process.wait(timeout=120)
         outcome = running.get(timeout=300)
 
     assert outcome.state == "completed", outcome.error
@@ -56,8 +63,11 @@ def test_a_worker_killed_mid_run_loses_nothing_and_doubles_nothing(broker, start
         assert connection.execute("SELECT COUNT(*), COUNT(DISTINCT seq) FROM results").fetchone() == (2000, 2000)
     assert sorted(r.seq for r in collector.results) == list(range(2000))
     assert all(r.ok for r in collector.results)
-    assert crawl.executor.counters.redelivered >= 1
-    assert "was redelivered" in workers[1].log()
+    if stop == "kill -9":
+        assert crawl.executor.counters.redelivered >= 1
+        assert "was redelivered" in workers[1].log()
+    else:
+        assert "Warm shutdown" in workers[0].log()
 
 
 RAISING_CHECK = textwrap.dedent('''

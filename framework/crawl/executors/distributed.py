@@ -159,7 +159,15 @@ class DistributedExecutor:
         return Queue(self.queue_name, exchange="", routing_key=self.queue_name, durable=True, channel=channel)
 
     def _consume(self, connection) -> None:
-        """Read results messages, ack stored ones, and reconcile; reconnect when the connection drops."""
+        """Read results messages, ack stored ones, and reconcile; an unexpected error fails the run (never a hang)."""
+        try:
+            self._consume_until_finished(connection)
+        except Exception as error:
+            log.exception("reading results failed")
+            self._arrived.put(ExecutorFailed(f"reading results failed: {type(error).__name__}: {one_line(error)}"))
+
+    def _consume_until_finished(self, connection) -> None:
+        """Consume on ``connection``; reconnect when it drops (its unacked messages come back)."""
         failures = 0
         while not self._finished:
             try:
@@ -191,7 +199,8 @@ class DistributedExecutor:
             try:
                 connection.drain_events(timeout=_TICK)
             except socket.timeout:
-                connection.heartbeat_check()
+                pass
+            connection.heartbeat_check()  # sends ours and notices a broker gone silent
             acks, self._to_ack = self._to_ack, []
             for message in acks:
                 message.ack()
@@ -204,6 +213,13 @@ class DistributedExecutor:
         message.ack()
 
     def _on_message(self, message) -> None:
+        try:
+            self._take(message)
+        except (KeyError, TypeError, ValueError) as error:
+            log.error("dropping a results message that is not a worker's answer: %s", one_line(error))
+            message.ack()
+
+    def _take(self, message) -> None:
         body = message.payload
         self._last_answer = time.monotonic()
         if body.get("kind") == "refused":
