@@ -187,3 +187,13 @@ def test_broker_connections_closed_mid_run_lose_nothing_and_double_nothing(broke
     assert sorted(r.seq for r in collector.results) == list(range(1500))
     assert crawl.executor.counters.redelivered >= 1  # the chunks in flight came back through RabbitMQ
     assert crawl.executor.counters.resent == 0  # not through the coordinator's reconciliation
+
+
+def test_an_unreachable_broker_fails_the_run_with_a_masked_url():
+    crawl, collector = make_crawl(["http://127.0.0.1:9/"], "amqp://guest:s3cret@127.0.0.1:1/nowhere")
+    outcome = crawl.run(handle_signals=False)
+
+    assert outcome.state == "failed"
+    assert outcome.error.startswith("cannot reach the broker amqp://guest:***@127.0.0.1:1/nowhere: ")
+    assert "s3cret" not in outcome.error
+    assert collector.results == []

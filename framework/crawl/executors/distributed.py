@@ -30,6 +30,7 @@ import gevent.event
 import gevent.lock
 import gevent.queue
 from kombu import Consumer, Queue
+from kombu.exceptions import OperationalError
 
 from healthcrawl.configuration.settings import CrawlSettings, mask_credentials
 from healthcrawl.crawl.executors import ExecutorFailed, RunDescription
@@ -46,6 +47,8 @@ RESULTS_PREFETCH = 64
 RECONCILE_GRACE = 5.0
 """Seconds beyond ``chunk_deadline`` without any answer before unanswered chunks are sent again."""
 RECONNECT_ATTEMPTS = 30
+"""Failed reconnections in a row (none more than ``RECONNECT_WINDOW`` seconds after the last) before the run fails."""
+RECONNECT_WINDOW = 60.0
 _TICK = 0.25
 _END = object()
 
@@ -150,7 +153,7 @@ class DistributedExecutor:
         try:
             connection.ensure_connection(max_retries=3, interval_start=0.5)
             self._results_queue(connection.default_channel).declare()
-        except connection.connection_errors + connection.channel_errors as error:
+        except (OperationalError, *connection.connection_errors, *connection.channel_errors) as error:
             connection.release()
             raise ExecutorFailed(f"cannot reach the broker {mask_credentials(self.options.broker)}: {one_line(error)}") from None
         return connection
@@ -162,6 +165,8 @@ class DistributedExecutor:
         """Read results messages, ack stored ones, and reconcile; an unexpected error fails the run (never a hang)."""
         try:
             self._consume_until_finished(connection)
+        except ExecutorFailed as error:  # a chunk sent again from here could not be published
+            self._arrived.put(error)
         except Exception as error:
             log.exception("reading results failed")
             self._arrived.put(ExecutorFailed(f"reading results failed: {type(error).__name__}: {one_line(error)}"))
@@ -169,10 +174,14 @@ class DistributedExecutor:
     def _consume_until_finished(self, connection) -> None:
         """Consume on ``connection``; reconnect when it drops (its unacked messages come back)."""
         failures = 0
+        last_failure = 0.0
         while not self._finished:
             try:
                 self._consume_on(connection)
             except connection.connection_errors + connection.channel_errors as error:
+                if time.monotonic() - last_failure > RECONNECT_WINDOW:
+                    failures = 0  # an outage long ago does not count against this one
+                last_failure = time.monotonic()
                 failures += 1
                 if failures > RECONNECT_ATTEMPTS:
                     self._arrived.put(ExecutorFailed(f"lost the broker: {one_line(error)}"))
@@ -184,7 +193,7 @@ class DistributedExecutor:
                 connection.collect()
                 try:
                     connection.ensure_connection(max_retries=1)
-                except connection.connection_errors:
+                except (OperationalError, *connection.connection_errors):
                     continue
 
     def _consume_on(self, connection) -> None:
@@ -322,10 +331,16 @@ class DistributedExecutor:
         self._send(chunk, targets)
 
     def _send(self, chunk: _Chunk, targets: list[Target]) -> None:
+        """Publish one chunk (confirmed by the broker, retried by Celery); a broker that stays away fails the run."""
         if self._stopping:
             return
         self.counters.chunks_sent += 1
-        self.app.send_task(CHUNK_TASK, args=[chunk_message(self.spec, chunk.id, targets)], queue=CHUNK_QUEUE, retry=True)
+        try:
+            self.app.send_task(CHUNK_TASK, args=[chunk_message(self.spec, chunk.id, targets)], queue=CHUNK_QUEUE, retry=True)
+        except OperationalError as error:
+            raise ExecutorFailed(
+                f"cannot send chunks to the broker {mask_credentials(self.options.broker)}: {one_line(error)}"
+            ) from None
 
     def _answered(self, chunk: _Chunk) -> None:
         del self._outstanding[chunk.id]
