@@ -197,3 +197,45 @@ def test_an_unreachable_broker_fails_the_run_with_a_masked_url():
     assert outcome.error.startswith("cannot reach the broker amqp://guest:***@127.0.0.1:1/nowhere: ")
     assert "s3cret" not in outcome.error
     assert collector.results == []
+
+
+def purge_chunks_when_queued(broker: str, count: int) -> None:
+    """Wait until ``count`` chunks wait in the chunk queue, then purge it: the chunks are lost."""
+
+    def queued() -> int:
+        with make_app(broker).connection_for_write() as connection:
+            try:
+                return connection.default_channel.queue_declare(queue=CHUNK_QUEUE, passive=True).message_count
+            except connection.channel_errors:
+                return 0
+
+    wait_for(lambda: queued() >= count, 60, f"{count} chunks queued")
+    with make_app(broker).connection_for_write() as connection:
+        connection.default_channel.queue_purge(CHUNK_QUEUE)
+
+
+def test_lost_chunks_are_sent_again_then_answered(broker, start_workers):
+    with HTTPTestServer() as server:
+        crawl, collector = make_crawl([server.url(f"/?i={i}") for i in range(100)], broker, chunk_deadline=1)
+        running = gevent.spawn(crawl.run, handle_signals=False)
+        purge_chunks_when_queued(broker, 2)  # no worker yet: both chunks wait, then vanish
+        start_workers(1)
+        outcome = running.get(timeout=120)
+
+    assert outcome.state == "completed", outcome.error
+    assert crawl.executor.counters.resent == 2
+    assert sorted(r.seq for r in collector.results) == list(range(100))
+    assert all(r.ok for r in collector.results)
+
+
+def test_chunks_lost_max_attempts_times_are_recorded_as_internal_errors(broker):
+    crawl, collector = make_crawl([f"http://127.0.0.1:9/{i}" for i in range(100)], broker, chunk_deadline=1, max_attempts=1)
+    running = gevent.spawn(crawl.run, handle_signals=False)
+    purge_chunks_when_queued(broker, 2)
+    outcome = running.get(timeout=120)
+
+    assert outcome.state == "completed", outcome.error
+    assert sorted(r.seq for r in collector.results) == list(range(100))
+    assert {(r.error_kind, r.error) for r in collector.results} == {
+        ("internal_error", "no worker answered this target's chunk (attempts: 1)")
+    }

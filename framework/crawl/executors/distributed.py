@@ -286,7 +286,7 @@ class DistributedExecutor:
         for chunk in list(self._outstanding.values()):
             missing = chunk.missing(self._received)
             if chunk.attempts >= self.options.max_attempts:
-                reason = f"no worker answered this target's chunk after {chunk.attempts} attempts"
+                reason = f"no worker answered this target's chunk (attempts: {chunk.attempts})"
                 log.error("chunk %d: %s; recording %d targets as internal_error", chunk.id, reason, len(missing))
                 failed = [failed_result(target, self.run.run_id, reason) for target in missing]
                 for result in failed:
