@@ -161,6 +161,19 @@ class Result:
         """The JSON-ready result record: exactly ``RESULT_KEYS``, in order."""
         return {name: _jsonable(getattr(self, name)) for name in RESULT_KEYS}
 
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> "Result":
+        """The result a ``to_record()`` record describes (e.g. one that crossed a message broker)."""
+        tls = record["tls"]
+        return cls(**{
+            **record,
+            "checks": tuple(CheckOutcome(**check) for check in record["checks"]),
+            "timings": Timings(**record["timings"]),
+            "tls": None if tls is None else TlsInfo(**{**tls, "sans": tuple(tls["sans"])}),
+            "started_at": datetime.fromisoformat(record["started_at"]),
+            "finished_at": datetime.fromisoformat(record["finished_at"]),
+        })
+
 
 RESULT_KEYS = tuple(f.name for f in dataclasses.fields(Result))
 """The keys of a result record, in order (a contract: keys may be added, never removed)."""

@@ -13,19 +13,23 @@ when a known one is close.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 
 from healthcrawl.configuration.settings import CrawlSettings, CrawlSettingsSchema
 from healthcrawl.errors import ConfigError, one_line
+from healthcrawl.plugin_system.components import ComponentContext, ComponentDisabled
 from healthcrawl.plugin_system.manager import get_plugin_manager
 from healthcrawl.plugin_system.registry import ComponentRegistry, ComponentType
+
+log = logging.getLogger("healthcrawl")
 
 SECTIONS = ("crawl", "sources", "checks", "sinks")
 DEFAULT_CHECKS = ({"type": "status"}, {"type": "tls_expiry"})
@@ -52,6 +56,8 @@ class ComponentSpec:
     place: str
     name: str | None = None
     """A check's name (its ``name:`` key, else its type name); ``None`` for sources and sinks."""
+    entry: Mapping[str, Any] = field(default_factory=dict)
+    """The entry as written in the config (``${NAME}`` expanded): what a distributed crawl sends to its workers."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,8 @@ class CrawlConfig:
     """What runs of this config are called (the config file's path when loaded from one)."""
     base_dir: Path = field(default_factory=Path.cwd)
     """Where relative input paths (such as a ``file`` source's ``path``) are resolved."""
+    crawl_entry: Mapping[str, Any] = field(default_factory=dict)
+    """The ``crawl`` section as written (``${NAME}`` expanded): what a distributed crawl sends its workers."""
     output_dir: Path | None = None
     """Where relative output paths (a ``jsonl`` file, a ``sqlite:///`` database, a spool folder) are
     resolved; ``None`` means ``base_dir``. ``healthcrawl examples run`` sets the current folder."""
@@ -133,7 +141,7 @@ def build_config(
     if not data.get("sources"):
         problems.append("sources: at least one source is required")
     sections = {
-        kind: _load_components(kind, section, data.get(section, default), registry, problems)
+        kind: load_components(kind, section, data.get(section, default), registry, problems)
         for kind, section, default in (
             ("source", "sources", []),
             ("check", "checks", list(DEFAULT_CHECKS)),
@@ -149,12 +157,14 @@ def build_config(
         sinks=sections["sink"],
         name=name,
         base_dir=base_dir or Path.cwd(),
+        crawl_entry=dict(data.get("crawl") or {}),
     )
 
 
-def _load_components(
+def load_components(
     kind: str, section: str, entries: Any, registry: ComponentRegistry, problems: list[str]
 ) -> tuple[ComponentSpec, ...]:
+    """Validate the ``{type: ..., ...}`` entries of one section; each problem is appended to ``problems``."""
     if entries is None:
         entries = []
     if not isinstance(entries, list):
@@ -191,7 +201,7 @@ def _load_components(
         except ValidationError as error:
             problems.extend(format_messages(error.messages, place, schema))
             continue
-        specs.append(ComponentSpec(component_type, loaded, place, name))
+        specs.append(ComponentSpec(component_type, loaded, place, name, dict(entry)))
     return tuple(specs)
 
 
@@ -282,3 +292,27 @@ def _expand_environment(value: Any, place: str, problems: list[str]) -> Any:
     if isinstance(value, list):
         return [_expand_environment(v, f"{place}[{i}]", problems) for i, v in enumerate(value)]
     return value
+
+
+def build_components(specs: Iterable[ComponentSpec], context: ComponentContext) -> list:
+    """Build each configured component with ``Type.from_config``; a ``ComponentDisabled`` one is logged and left out.
+
+    Any other exception from a constructor stops the run with a ``ConfigError`` naming the plugin.
+    """
+    components = []
+    for spec in specs:
+        try:
+            component = spec.type.cls.from_config(spec.options, context)
+            if spec.name is not None:
+                component.configured_name = spec.name
+            components.append(component)
+        except ComponentDisabled as reason:
+            log.warning("%s (%s) is disabled: %s", spec.place, spec.type.name, reason)
+        except ConfigError as error:
+            raise ConfigError([f"{spec.place}: {problem}" for problem in error.problems]) from None
+        except Exception as error:
+            raise ConfigError([
+                f"{spec.place}: {spec.type.kind} type {spec.type.name!r} of plugin {spec.type.plugin!r} "
+                f"failed to start: {type(error).__name__}: {one_line(error)}"
+            ]) from error
+    return components

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import re
 from dataclasses import dataclass, field
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -39,6 +40,20 @@ class VerifyField(fields.Field):
         raise ValidationError("must be true, false or the path of a CA bundle")
 
 
+@dataclass(frozen=True)
+class DistributedSettings:
+    """The ``crawl.distributed`` section: crawling on Celery workers through a RabbitMQ broker.
+
+    Every field's default is the setting's default; without a ``broker`` the crawl runs on this machine.
+    """
+
+    broker: str | None = None
+    chunk_size: int = 200
+    chunk_deadline: float = 600.0
+    max_enqueued_chunks: int = 500
+    max_attempts: int = 3
+
+
 def default_workers() -> int:
     """``crawl.workers`` when not set: the number of CPUs."""
     return os.cpu_count() or 1
@@ -64,6 +79,7 @@ class CrawlSettings:
     workers: int = field(default_factory=default_workers)
     request: RequestSpec = RequestSpec()
     retries: RetrySettings = RetrySettings()
+    distributed: DistributedSettings = field(default_factory=DistributedSettings)
 
     def to_record(self) -> dict:
         """The settings as JSON-ready data, secrets masked: what a sink may store with a run."""
@@ -73,18 +89,77 @@ class CrawlSettings:
             nameservers=list(self.nameservers),
             request=self.request.to_record(),
             retries=dataclasses.asdict(self.retries),
+            distributed={
+                **dataclasses.asdict(self.distributed),
+                "broker": self.distributed.broker and mask_credentials(self.distributed.broker),
+            },
         )
         record["retries"]["on_error_kinds"] = list(self.retries.on_error_kinds)
         record["retries"]["on_status"] = list(self.retries.on_status)
         return record
 
 
-def _default(name: str):
+def _default(name: str, settings: type = CrawlSettings):
     """The default of setting ``name``, as marshmallow's ``load_default`` wants it (a callable for factories)."""
-    spec = CrawlSettings.__dataclass_fields__[name]
+    spec = settings.__dataclass_fields__[name]
     if spec.default_factory is not dataclasses.MISSING:
         return spec.default_factory
     return list(spec.default) if isinstance(spec.default, tuple) else spec.default
+
+
+def mask_credentials(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
+class DistributedSettingsSchema(Schema):
+    """Schema of the ``crawl.distributed`` section."""
+
+    class Meta:
+        unknown = RAISE
+
+    broker = fields.String(
+        load_default=_default("broker", DistributedSettings),
+        allow_none=True,
+        metadata={"description": "amqp:// URL of the RabbitMQ broker; when set, Celery workers crawl (credentials are never printed)."},
+    )
+    chunk_size = fields.Integer(
+        load_default=_default("chunk_size", DistributedSettings), validate=at_least(1),
+        metadata={"description": "Targets per task sent to a worker."},
+    )
+    chunk_deadline = fields.Float(
+        load_default=_default("chunk_deadline", DistributedSettings),
+        validate=validate.Range(min=0, min_inclusive=False, error="must be more than 0"),
+        metadata={"description": "Seconds a worker spends on one chunk at most; keep it below RabbitMQ's consumer_timeout."},
+    )
+    max_enqueued_chunks = fields.Integer(
+        load_default=_default("max_enqueued_chunks", DistributedSettings), validate=at_least(1),
+        metadata={"description": "Chunks sent and not yet answered at most (back-pressure on the coordinator)."},
+    )
+    max_attempts = fields.Integer(
+        load_default=_default("max_attempts", DistributedSettings), validate=at_least(1),
+        metadata={"description": "Times a chunk is sent before its missing targets are recorded as internal_error."},
+    )
+
+    @validates_schema
+    def broker_is_rabbitmq(self, data: dict, **kwargs) -> None:
+        broker = data.get("broker")
+        if broker is None:
+            return
+        scheme = broker.partition("://")[0].lower()
+        if scheme in ("redis", "rediss"):
+            raise ValidationError(
+                f"{mask_credentials(broker)}: a Redis broker does not redeliver a dead worker's chunks in time; "
+                "use RabbitMQ (amqp://)", "broker",
+            )
+        if scheme not in ("amqp", "amqps", "pyamqp"):
+            raise ValidationError(f"{mask_credentials(broker)}: must be an amqp:// or amqps:// URL", "broker")
+        if importlib.util.find_spec("celery") is None:
+            raise ValidationError("a distributed crawl needs Celery: pip install 'healthcrawl[distributed]'", "broker")
+
+    @post_load
+    def make_settings(self, data: dict, **kwargs) -> DistributedSettings:
+        return DistributedSettings(**data)
 
 
 class CrawlSettingsSchema(Schema):
@@ -163,6 +238,15 @@ class CrawlSettingsSchema(Schema):
             "default_text": "the number of CPUs",
             "description": "Processes that fetch, each with its own gevent pool (default: the number of CPUs); "
             "concurrency is shared out among them."
+        },
+    )
+    distributed = fields.Nested(
+        DistributedSettingsSchema,
+        load_default=_default("distributed"),
+        metadata={
+            "description": "Crawl on Celery workers through RabbitMQ (see the distributed crawls page); "
+            "without a broker the crawl runs on this machine.",
+            "default_text": "{}",
         },
     )
 

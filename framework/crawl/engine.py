@@ -17,13 +17,14 @@ from typing import Iterator
 
 import gevent
 
-from healthcrawl.configuration.loading import CrawlConfig
-from healthcrawl.crawl.executors import Executor, build_executor
+from healthcrawl.configuration.loading import CrawlConfig, build_components
+from healthcrawl.crawl.executors import Executor, ExecutorFailed, RunDescription, build_executor
 from healthcrawl.crawl.pipeline import Pipeline
 from healthcrawl.crawl.resume import Resume
+from healthcrawl.crawl.sequence import SeqSet
 from healthcrawl.crawl.writer import ResultWriter
 from healthcrawl.errors import CommandFailed, ConfigError, one_line
-from healthcrawl.plugin_system.components import Check, ComponentContext, ComponentDisabled, RunInfo, Sink, Source
+from healthcrawl.plugin_system.components import Check, ComponentContext, RunInfo, Sink, Source
 from healthcrawl.plugin_system.manager import PluginManager, get_plugin_manager
 from healthcrawl.records import Target
 from healthcrawl.summary import Summary
@@ -81,17 +82,22 @@ class Crawl:
         context = ComponentContext(
             base_dir=config.base_dir, run_id=self.run_info.run_id, settings=config.settings, output_dir=config.outputs_dir
         )
-        self.sources: list[Source] = _instantiate(config.sources, context)
-        self.checks: list[Check] = _instantiate(config.checks, context)
-        self.sinks: list[Sink] = _instantiate(config.sinks, context) + list(extra_sinks)
-        self.executor: Executor = build_executor(self.settings, self._build_pipeline)
+        self.sources: list[Source] = build_components(config.sources, context)
+        self.checks: list[Check] = build_components(config.checks, context)
+        self.sinks: list[Sink] = build_components(config.sinks, context) + list(extra_sinks)
+        run = RunDescription(
+            self.run_info.run_id, config.crawl_entry, config.checks, self.manager,
+            self.resume.done if self.resume else SeqSet(),
+        )
+        self.executor: Executor = build_executor(self.settings, self._build_pipeline, run)
         self._stopping = False
 
     def run(self, handle_signals: bool = True) -> CrawlOutcome:
         """Open the sinks, crawl every target, flush, close the sinks; SIGINT/SIGTERM interrupt cleanly."""
         self._open_sinks()
         writer = ResultWriter(
-            self.sinks, observe=self._observe, on_failure=self.stop, batch_size=self.settings.batch_size
+            self.sinks, observe=self._observe, on_failure=self.stop, batch_size=self.settings.batch_size,
+            on_stored=getattr(self.executor, "stored", None),
         )
         writer.start()
         handlers = self._install_signal_handlers() if handle_signals else []
@@ -103,7 +109,7 @@ class Crawl:
                 writer.put(result)
         except KeyboardInterrupt:
             self.stop()
-        except SourceFailed as failure:
+        except (SourceFailed, ExecutorFailed) as failure:
             error = str(failure)
         finally:
             for handler in handlers:
@@ -175,27 +181,3 @@ def find_resume(config: CrawlConfig, run_id: str | None) -> Resume:
         if resume is not None:
             return resume
     raise ConfigError([f"--resume needs a sink that keeps results (none of the sinks of {config.name} does)"])
-
-
-def _instantiate(specs, context: ComponentContext) -> list:
-    """Build each configured component; a ``ComponentDisabled`` one is logged and left out.
-
-    Any other exception from a constructor stops the run with a ``ConfigError`` naming the plugin.
-    """
-    components = []
-    for spec in specs:
-        try:
-            component = spec.type.cls.from_config(spec.options, context)
-            if spec.name is not None:
-                component.configured_name = spec.name
-            components.append(component)
-        except ComponentDisabled as reason:
-            log.warning("%s (%s) is disabled: %s", spec.place, spec.type.name, reason)
-        except ConfigError as error:
-            raise ConfigError([f"{spec.place}: {problem}" for problem in error.problems]) from None
-        except Exception as error:
-            raise ConfigError([
-                f"{spec.place}: {spec.type.kind} type {spec.type.name!r} of plugin {spec.type.plugin!r} "
-                f"failed to start: {type(error).__name__}: {one_line(error)}"
-            ]) from error
-    return components

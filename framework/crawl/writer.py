@@ -30,6 +30,8 @@ class ResultWriter:
     engine stops crawling), ``failure`` keeps the message, and the results still
     queued go on reaching every sink, so a sink that keeps what it cannot store
     (the database sink's spool) loses nothing.
+
+    ``on_stored`` (if given) is called with each batch that every sink wrote without error.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class ResultWriter:
         batch_size: int = 500,
         queue_size: int = 10_000,
         flush_interval: float = 1.0,
+        on_stored: Callable[[list[Result]], None] | None = None,
     ):
         self.sinks = sinks
         self.observe = observe
@@ -48,6 +51,7 @@ class ResultWriter:
         self.failure: str | None = None
         self.batch_size = batch_size
         self.flush_interval = flush_interval
+        self.on_stored = on_stored
         self.summary = Summary()
         self._queue: gevent.queue.Queue = gevent.queue.Queue(maxsize=queue_size)
         self._greenlet: gevent.Greenlet | None = None
@@ -92,11 +96,15 @@ class ResultWriter:
         for result in batch:
             self.summary.add(result)
             self.observe(result)
+        stored = True
         for sink in self.sinks:
             try:
                 sink.write(batch)
             except Exception as error:
+                stored = False
                 self._sink_failed(sink, error)
+        if stored and self.on_stored is not None:
+            self.on_stored(batch)
 
     def _sink_failed(self, sink: Sink, error: Exception) -> None:
         message = f"sink {sink.type_name!r} failed: {one_line(error)}"

@@ -40,6 +40,7 @@ DEFAULT_PLUGINS = (
     "healthcrawl.plugins.sinks.jsonl",
     "healthcrawl.plugins.database",
     "healthcrawl.plugins.prometheus",
+    "healthcrawl.plugins.distributed",
 )
 
 

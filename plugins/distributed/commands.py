@@ -1,0 +1,119 @@
+"""``healthcrawl worker`` (run Celery workers on a crawl machine) and ``healthcrawl workers`` (who is connected).
+
+Both run under gevent's monkey patch, applied by the ``healthcrawl`` entry point before any
+command is parsed: Celery would patch only with ``-P gevent`` literally on its own command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+
+import gevent
+
+from healthcrawl import Command, ConfigError
+from healthcrawl.configuration.settings import mask_credentials
+
+BROKER_VARIABLE = "HEALTHCRAWL_BROKER"
+
+
+def add_broker_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--broker", default=os.environ.get(BROKER_VARIABLE), metavar="URL",
+        help=f"amqp:// URL of the RabbitMQ broker (default: ${BROKER_VARIABLE})",
+    )
+
+
+def checked_broker(broker: str | None) -> str:
+    """``broker`` if it is a usable amqp:// URL; otherwise a ``ConfigError`` saying why (never with the password)."""
+    from marshmallow import ValidationError
+
+    from healthcrawl.configuration.settings import DistributedSettingsSchema
+
+    if not broker:
+        raise ConfigError([f"--broker: an amqp:// URL is required (or set ${BROKER_VARIABLE})"])
+    try:
+        DistributedSettingsSchema().load({"broker": broker})
+    except ValidationError as error:
+        raise ConfigError([f"--broker: {message}" for message in error.messages["broker"]]) from None
+    return broker
+
+
+class WorkerCommand(Command):
+    name = "worker"
+    help = "run Celery workers that crawl the chunks of distributed runs (one process per core by default)"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_broker_argument(parser)
+        parser.add_argument(
+            "--processes", type=int, default=os.cpu_count() or 1, metavar="N",
+            help="worker processes, each a Celery worker with the gevent pool (default: one per core)",
+        )
+        parser.add_argument(
+            "--chunks", type=int, default=2, metavar="N",
+            help="chunks each process runs at once, each with its own pool of greenlets (default 2)",
+        )
+        parser.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        broker = checked_broker(args.broker)
+        if args.processes < 1 or args.chunks < 1:
+            raise ConfigError(["--processes and --chunks must be at least 1"])
+        if args.processes == 1:
+            from healthcrawl.distributed.worker import run_worker
+
+            return run_worker(broker, args.chunks, args.loglevel)
+        return _supervise(broker, args)
+
+
+def _supervise(broker: str, args: argparse.Namespace) -> int:
+    """Start ``args.processes`` single-process workers and wait for them; SIGINT/SIGTERM are passed on
+    (Celery's warm shutdown: running chunks finish, prefetched ones go back to the queue)."""
+    command = [sys.executable, "-m", "healthcrawl", "worker", "--processes", "1", "--chunks", str(args.chunks),
+               "--loglevel", args.loglevel]
+    environment = {**os.environ, BROKER_VARIABLE: broker}  # not on the command line: `ps` would show the password
+    children = [subprocess.Popen(command, env=environment) for _ in range(args.processes)]
+
+    def pass_on(signum: int) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    # gevent's own handlers: this process is monkey-patched and waits for its children in the hub.
+    handlers = [gevent.signal_handler(signum, pass_on, signum) for signum in (signal.SIGINT, signal.SIGTERM)]
+    print(f"healthcrawl: {len(children)} worker processes on {mask_credentials(broker)}", file=sys.stderr)
+    try:
+        return max(child.wait() for child in children)
+    finally:
+        for handler in handlers:
+            handler.cancel()
+
+
+class WorkersCommand(Command):
+    name = "workers"
+    help = "list the workers connected to a broker and the chunks waiting for them"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_broker_argument(parser)
+        parser.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for workers to answer (default 2)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from healthcrawl.distributed.broker import CHUNK_QUEUE, make_app
+
+        app = make_app(checked_broker(args.broker))
+        replies = app.control.ping(timeout=args.timeout) or []
+        names = sorted(name for reply in replies for name in reply)
+        with app.connection_for_write() as connection:
+            try:
+                declared = connection.default_channel.queue_declare(queue=CHUNK_QUEUE, passive=True)
+                depth = f"{declared.message_count} chunks waiting, {declared.consumer_count} consumers"
+            except connection.channel_errors:
+                depth = "not declared yet (no worker has connected)"
+        print(f"{len(names)} workers connected to {mask_credentials(args.broker)}")
+        for name in names:
+            print(f"  {name}")
+        print(f"{CHUNK_QUEUE}: {depth}")
+        return 0
