@@ -1,5 +1,11 @@
 """Bulk-loading rows into PostgreSQL with ``COPY ... FROM STDIN`` (psycopg2), several times faster than INSERT.
 
+COPY cannot skip rows that are stored already, so rows are copied into a temporary table
+of the connection (emptied at each commit) and moved with ``INSERT ... SELECT ... ON CONFLICT
+DO NOTHING``: writing a batch twice stores it once. The text is encoded before the COPY, so a
+value no encoding can hold fails in Python as a ``UnicodeEncodeError`` (a data error), not
+halfway through the COPY.
+
 psycopg2 refuses COPY while a wait callback (the one that makes it gevent-friendly) is
 set, so the callback is lifted for the duration of the COPY, which runs in gevent's
 thread pool: the crawl's greenlets go on meanwhile (one that uses psycopg2 in that window, such as
@@ -23,18 +29,20 @@ _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 
 
 def copy_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
-    """Write ``rows`` (dicts keyed by column name) into ``table`` with one COPY."""
+    """Write ``rows`` (dicts keyed by column name) into ``table`` with one COPY, skipping rows whose
+    primary key is stored already."""
     import psycopg2.extensions
 
     columns = [column.name for column in table.columns]
     text = _TEXT.get
-    buffer = io.StringIO()
-    buffer.writelines(
-        "\t".join([text(type(value), _other)(value) for value in map(row.__getitem__, columns)]) + "\n"
-        for row in rows
+    buffer = io.BytesIO(
+        "".join(
+            "\t".join([text(type(value), _other)(value) for value in map(row.__getitem__, columns)]) + "\n"
+            for row in rows
+        ).encode("utf-8")
     )
-    buffer.seek(0)
-    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    staging = _staging_table(connection, table)
+    statement = f"COPY {staging} ({', '.join(columns)}) FROM STDIN"
     wait_callback = psycopg2.extensions.get_wait_callback()
     if wait_callback is None:
         _copy(connection, statement, buffer)
@@ -44,9 +52,23 @@ def copy_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any
         gevent.get_hub().threadpool.apply(_copy, (connection, statement, buffer))
     finally:
         psycopg2.extensions.set_wait_callback(wait_callback)
+    listed = ", ".join(columns)
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {staging} ON CONFLICT DO NOTHING"
+    )
 
 
-def _copy(connection: Connection, statement: str, buffer: io.StringIO) -> None:
+def _staging_table(connection: Connection, table: Table) -> str:
+    """The name of the session's temporary twin of ``table``, emptied at each commit.
+
+    Made in the write's own transaction each time (``IF NOT EXISTS``): a rolled-back write
+    takes the table with it, so the next one must not count on it."""
+    name = f"healthcrawl_staging_{table.name}"
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (LIKE {table.name}) ON COMMIT DELETE ROWS")
+    return name
+
+
+def _copy(connection: Connection, statement: str, buffer: io.BytesIO) -> None:
     with connection.connection.driver_connection.cursor() as cursor:
         cursor.copy_expert(statement, buffer)
 

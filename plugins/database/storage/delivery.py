@@ -88,10 +88,10 @@ class Delivery:
         self.spool.append_end(RunEnd(run_id, state, finished_at))
         raise self.lost
 
-    def _insert(self, batch: Batch, unless_present: bool = False) -> None:
+    def _insert(self, batch: Batch) -> None:
         try:
             with gevent.Timeout(WRITE_TIMEOUT):
-                self.store.insert(batch, unless_present=unless_present)
+                self.store.insert(batch)
         except gevent.Timeout:
             self.store.engine.dispose()  # the connection may be mid-statement: never reuse it
             raise _WriteTimedOut(f"a write took longer than {WRITE_TIMEOUT:.0f} s") from None
@@ -125,7 +125,7 @@ class Delivery:
         try:
             for entry in self.spool.entries():
                 if isinstance(entry, Batch):
-                    self._insert(entry, unless_present=True)
+                    self._insert(entry)
                     written += len(entry)
         except _OUTAGE as error:
             self._last_error = one_line(error)
