@@ -73,19 +73,18 @@ class DatabaseSink(Sink):
     @classmethod
     def find_resume(cls, options, config_name: str, run_id: str | None):
         """The run to continue (``run_id``, or the config's latest unfinished one), after writing its
-        spooled results if any, with the sequence numbers of the targets it already has results for
+        spooled results if any (every process's spool of the run), with the sequence numbers of the targets it already has results for
         (read in order into a bitmap: memory does not grow with the number of results)."""
         from healthcrawl.crawl.resume import Resume
         from healthcrawl.plugins.database.storage.history import done_seqs, run_to_resume
         from healthcrawl.plugins.database.storage.migrations import current_database
         from healthcrawl.plugins.database.storage.replay import replay_spool
-        from healthcrawl.plugins.database.storage.spool import spool_path
+        from healthcrawl.plugins.database.storage.spool import run_spools
         from healthcrawl.plugins.database.storage.store import ResultStore
 
         with current_database(options["url"]) as engine:
             run = run_to_resume(engine, config_name, run_id)
-            spool = spool_path(options["spool_dir"], run.id)
-            if spool.exists():
+            for spool in run_spools(options["spool_dir"], run.id):
                 replay_spool(ResultStore(engine), spool)
             return Resume(run.id, run.started_at, done_seqs(engine, run.id))
 

@@ -1,8 +1,9 @@
 """Bulk-loading rows into PostgreSQL with ``COPY ... FROM STDIN`` (psycopg2), several times faster than INSERT.
 
-COPY cannot skip rows that are stored already, so rows are copied into a temporary table
-of the connection (emptied at each commit) and moved with ``INSERT ... SELECT ... ON CONFLICT
-DO NOTHING``: writing a batch twice stores it once. The text is encoded before the COPY, so a
+COPY cannot skip rows that are stored already: a batch that meets one fails as a whole
+(a unique violation). ``ResultStore`` then writes it again with ``skip_stored``: copied into
+a temporary table of the connection (emptied at each commit) and moved with ``INSERT ...
+SELECT ... ON CONFLICT DO NOTHING``. The common case keeps the plain COPY's speed. The text is encoded before the COPY, so a
 value no encoding can hold fails in Python as a ``UnicodeEncodeError`` (a data error), not
 halfway through the COPY.
 
@@ -28,9 +29,9 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 
 
-def copy_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
-    """Write ``rows`` (dicts keyed by column name) into ``table`` with one COPY, skipping rows whose
-    primary key is stored already."""
+def copy_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any]], skip_stored: bool = False) -> None:
+    """Write ``rows`` (dicts keyed by column name) into ``table`` with one COPY; with ``skip_stored``,
+    through a staging table, leaving out rows whose primary key is stored already."""
     import psycopg2.extensions
 
     columns = [column.name for column in table.columns]
@@ -41,8 +42,8 @@ def copy_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any
             for row in rows
         ).encode("utf-8")
     )
-    staging = _staging_table(connection, table)
-    statement = f"COPY {staging} ({', '.join(columns)}) FROM STDIN"
+    into = _staging_table(connection, table) if skip_stored else table.name
+    statement = f"COPY {into} ({', '.join(columns)}) FROM STDIN"
     wait_callback = psycopg2.extensions.get_wait_callback()
     if wait_callback is None:
         _copy(connection, statement, buffer)
@@ -52,10 +53,11 @@ def copy_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any
         gevent.get_hub().threadpool.apply(_copy, (connection, statement, buffer))
     finally:
         psycopg2.extensions.set_wait_callback(wait_callback)
-    listed = ", ".join(columns)
-    connection.exec_driver_sql(
-        f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {staging} ON CONFLICT DO NOTHING"
-    )
+    if skip_stored:
+        listed = ", ".join(columns)
+        connection.exec_driver_sql(
+            f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {into} ON CONFLICT DO NOTHING"
+        )
 
 
 def _staging_table(connection: Connection, table: Table) -> str:

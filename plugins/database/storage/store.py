@@ -137,15 +137,17 @@ class ResultStore:
             return connection.execute(query).scalar_one()
 
     def _insert_rows(self, results: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> None:
-        try:
-            with self.engine.begin() as connection:
-                self._write(connection, ResultRow.__table__, results)
-                self._write(connection, CheckOutcomeRow.__table__, outcomes)
-            return
-        except Exception as error:
-            if not is_data_error(error):
-                raise
-            refused = error
+        # COPY fails on a stored row: then the batch is copied again through a staging table that skips them.
+        for skip_stored in (False, True) if self._use_copy else (True,):
+            try:
+                with self.engine.begin() as connection:
+                    self._write(connection, ResultRow.__table__, results, skip_stored)
+                    self._write(connection, CheckOutcomeRow.__table__, outcomes, skip_stored)
+                return
+            except Exception as error:
+                if not is_data_error(error):
+                    raise
+                refused = error
         if len(results) > 1:
             half = len(results) // 2
             first = {row["seq"] for row in results[:half]}
@@ -156,13 +158,13 @@ class ResultStore:
             row = results[0]
             stored = select(ResultRow.seq).where(ResultRow.run_id == row["run_id"], ResultRow.seq == row["seq"])
             if connection.execute(stored).first() is None:  # a plain insert's duplicate key is no data error
-                self._write(connection, ResultRow.__table__, [safe_form(row, one_line(refused))])
+                self._write(connection, ResultRow.__table__, [safe_form(row, one_line(refused))], True)
 
-    def _write(self, connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    def _write(self, connection: Connection, table: Table, rows: list[dict[str, Any]], skip_stored: bool) -> None:
         if not rows:
             return
         if self._use_copy:
-            copy_rows(connection, table, rows)
+            copy_rows(connection, table, rows, skip_stored)
         else:
             connection.execute(insert_unless_stored(connection, table), rows)
 
