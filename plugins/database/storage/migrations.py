@@ -13,7 +13,6 @@ wait for it, then find the schema current and go on.
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +25,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
-from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine
+from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine, retry_while_locked
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 FIRST_REVISION = "0001"
@@ -107,16 +106,16 @@ def migration_lock(connection: Connection) -> Iterator[None]:
 
 
 def _begin_immediate(connection: Connection) -> None:
-    """Start the SQLite write transaction now, waiting (in ``busy_timeout`` steps) while another process writes."""
-    deadline = time.monotonic() + LOCK_WAIT
-    while True:
+    """Start the SQLite write transaction now, waiting while another process writes."""
+
+    def begin() -> None:
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-            return
-        except OperationalError as error:
-            if "locked" not in str(error.orig) or time.monotonic() > deadline:
-                raise
+        except OperationalError:
             connection.rollback()
+            raise
+
+    retry_while_locked(begin, LOCK_WAIT)
 
 
 @contextmanager

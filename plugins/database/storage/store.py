@@ -14,6 +14,7 @@ from healthcrawl import Result, RunInfo
 
 from healthcrawl.plugins.database.storage.copy import copy_rows
 from healthcrawl.plugins.database.storage.engines import one_line
+from healthcrawl.plugins.database.storage.lease import lease_end, take_lease, this_process
 from healthcrawl.plugins.database.storage.migrations import upgrade_schema
 from healthcrawl.plugins.database.storage.safe_rows import is_data_error, safe_form, target_problem
 from healthcrawl.plugins.database.storage.schema import SOURCE_NUMBERING, CheckOutcomeRow, ResultRow, Run
@@ -66,7 +67,7 @@ class ResultStore:
         upgrade_schema(self.engine)
 
     def start_run(self, run: RunInfo) -> None:
-        """Record a new run in state ``running``, its results numbered by source position."""
+        """Record a new run in state ``running``, its results numbered by source position, owned by this process."""
         with self.engine.begin() as connection:
             connection.execute(
                 insert(Run).values(
@@ -79,11 +80,14 @@ class ResultStore:
                     failed=0,
                     settings=_jsonable(dataclasses.asdict(run.settings)) if run.settings else None,
                     numbering=SOURCE_NUMBERING,
+                    owner=this_process(),
+                    lease_expires_at=lease_end(),
                 )
             )
 
     def resume_run(self, run_id: str) -> None:
-        """Mark an earlier run ``running`` again."""
+        """Take the run's lease (``lease.RunOwned`` if another live process holds it) and mark it ``running`` again."""
+        take_lease(self.engine, run_id)
         with self.engine.begin() as connection:
             connection.execute(update(Run).where(Run.id == run_id).values(state="running", finished_at=None))
 
@@ -169,7 +173,7 @@ class ResultStore:
             connection.execute(insert_unless_stored(connection, table), rows)
 
     def finish_run(self, run_id: str, state: str, finished_at: datetime | None = None) -> None:
-        """Record how the run ended; its counts are taken from the results stored for it."""
+        """Record how the run ended (which gives up its lease); its counts are taken from the results stored for it."""
         counts = select(func.count(), func.coalesce(func.sum(case((ResultRow.ok, 1), else_=0)), 0)).where(
             ResultRow.run_id == run_id
         )
@@ -184,6 +188,8 @@ class ResultStore:
                     targets=total,
                     ok=ok,
                     failed=total - ok,
+                    owner=None,
+                    lease_expires_at=None,
                 )
             )
 
