@@ -10,6 +10,10 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
+from healthcrawl import hookimpl
+from healthcrawl.plugin_system.manager import get_plugin_manager
+from healthcrawl.testing.relay import TCPRelay
+
 DATABASES = ("sqlite", "postgresql", "mysql")
 
 
@@ -58,3 +62,33 @@ def pg_db_url(request, tmp_path):
     url, drop = isolated_url("postgresql", request, tmp_path)
     yield url
     drop()
+
+
+@pytest.fixture
+def relay(server_db_url):
+    """A cuttable relay in front of the test database; ``relay.db_url`` goes through it."""
+    url = make_url(server_db_url)
+    with TCPRelay((url.host, url.port)) as relay:
+        relay.db_url = url.set(port=relay.port).render_as_string(hide_password=False)
+        yield relay
+
+
+@pytest.fixture
+def on_result():
+    """Register ``callback(count)`` to run in the writer for every result (the count so far)."""
+    plugins = []
+
+    def register(callback):
+        class Observer:
+            seen = 0
+
+            @hookimpl
+            def healthcrawl_result(self, result):
+                Observer.seen += 1
+                callback(Observer.seen)
+
+        plugins.append(get_plugin_manager().register(Observer()))
+
+    yield register
+    for name in plugins:
+        get_plugin_manager().unregister(name=name)

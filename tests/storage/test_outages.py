@@ -5,46 +5,12 @@ import subprocess
 import sys
 
 import gevent
-import pytest
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, select
 
-from healthcrawl import hookimpl
-from healthcrawl.plugin_system.manager import get_plugin_manager
 from healthcrawl.plugins.database.storage.engines import open_engine
 from healthcrawl.plugins.database.storage.schema import ResultRow, Run
 from healthcrawl.testing.crawl import run_crawl_outcome
-from healthcrawl.testing.relay import TCPRelay
 from healthcrawl.testing.servers import HTTPTestServer
-
-
-@pytest.fixture
-def relay(server_db_url):
-    """A cuttable relay in front of the test database; ``relay.db_url`` goes through it."""
-    url = make_url(server_db_url)
-    with TCPRelay((url.host, url.port)) as relay:
-        relay.db_url = url.set(port=relay.port).render_as_string(hide_password=False)
-        yield relay
-
-
-@pytest.fixture
-def on_result():
-    """Register ``callback(count)`` to run in the writer for every result (the count so far)."""
-    plugins = []
-
-    def register(callback):
-        class Observer:
-            seen = 0
-
-            @hookimpl
-            def healthcrawl_result(self, result):
-                Observer.seen += 1
-                callback(Observer.seen)
-
-        plugins.append(get_plugin_manager().register(Observer()))
-
-    yield register
-    for name in plugins:
-        get_plugin_manager().unregister(name=name)
 
 
 def crawl(relay, server, tmp_path, count, **sink):
