@@ -50,9 +50,11 @@ def copy_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any
         return
     psycopg2.extensions.set_wait_callback(None)
     try:
-        gevent.get_hub().threadpool.apply(_copy, (connection, statement, buffer))
+        failure = gevent.get_hub().threadpool.apply(_copy_returning_failure, (connection, statement, buffer))
     finally:
         psycopg2.extensions.set_wait_callback(wait_callback)
+    if failure is not None:
+        raise failure
     if skip_stored:
         listed = ", ".join(columns)
         connection.exec_driver_sql(
@@ -68,6 +70,16 @@ def _staging_table(connection: Connection, table: Table) -> str:
     name = f"healthcrawl_staging_{table.name}"
     connection.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (LIKE {table.name}) ON COMMIT DELETE ROWS")
     return name
+
+
+def _copy_returning_failure(connection: Connection, statement: str, buffer: io.BytesIO) -> Exception | None:
+    """``_copy`` for the thread pool: a failure is handed back, to be raised by the caller (the pool would
+    print its traceback)."""
+    try:
+        _copy(connection, statement, buffer)
+    except Exception as error:
+        return error
+    return None
 
 
 def _copy(connection: Connection, statement: str, buffer: io.BytesIO) -> None:

@@ -141,8 +141,15 @@ def retry_while_locked(call: Callable[[], T], seconds: float = LOCK_RETRY_FOR) -
 
 
 def one_line(error: BaseException) -> str:
-    """A database error as one readable line (the driver's message when there is one)."""
-    return errors.one_line(getattr(error, "orig", None) or error)
+    """A database error as one readable line: the first line of the driver's message when there is one.
+
+    SQLAlchemy's own text (the statement and its parameters) is left out, and so are the driver's
+    further lines (PostgreSQL's ``DETAIL`` and ``CONTEXT``): they may quote the values of rows."""
+    driver_error = getattr(error, "orig", None)
+    if driver_error is None:
+        return errors.one_line(error)
+    first = next((line for line in str(driver_error).splitlines() if line.strip()), "")
+    return errors.one_line(first) if first else type(driver_error).__name__
 
 
 def display_url(url: str) -> str:

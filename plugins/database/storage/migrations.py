@@ -23,7 +23,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine, retry_while_locked
 
@@ -122,7 +122,8 @@ def _begin_immediate(connection: Connection) -> None:
 def current_database(url: str) -> Iterator[Engine]:
     """An engine for ``url`` whose database answers and is at the newest revision (disposed on exit).
 
-    An unreachable database is a ``DatabaseUnavailable`` with one line.
+    An unreachable database, or a database error in the block, is a ``DatabaseUnavailable`` with
+    one line (no statement, no values).
     """
     engine = open_engine(url)
     try:
@@ -131,7 +132,10 @@ def current_database(url: str) -> Iterator[Engine]:
                 pass
         except Exception as error:
             raise DatabaseUnavailable(f"cannot reach the database: {one_line(error)}") from None
-        upgrade_schema(engine)
-        yield engine
+        try:
+            upgrade_schema(engine)
+            yield engine
+        except SQLAlchemyError as error:
+            raise DatabaseUnavailable(f"the database failed: {one_line(error)}") from None
     finally:
         engine.dispose()
