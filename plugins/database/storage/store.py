@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, case, func, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from healthcrawl import Result, RunInfo
+from healthcrawl import CrawlSettings, Result, RunInfo
+from healthcrawl.configuration.settings import CrawlSettingsSchema
 
 from healthcrawl.plugins.database.storage.copy import copy_rows
 from healthcrawl.plugins.database.storage.engines import one_line
 from healthcrawl.plugins.database.storage.lease import lease_end, take_lease, this_process
+from healthcrawl.plugins.database.storage.masking import mask_secrets
 from healthcrawl.plugins.database.storage.migrations import upgrade_schema
 from healthcrawl.plugins.database.storage.safe_rows import is_data_error, safe_form, target_problem
 from healthcrawl.plugins.database.storage.schema import SOURCE_NUMBERING, CheckOutcomeRow, ResultRow, Run
@@ -67,7 +69,8 @@ class ResultStore:
         upgrade_schema(self.engine)
 
     def start_run(self, run: RunInfo) -> None:
-        """Record a new run in state ``running``, its results numbered by source position, owned by this process."""
+        """Record a new run in state ``running``, its results numbered by source position, owned by this process
+        (its settings are stored with secrets masked)."""
         with self.engine.begin() as connection:
             connection.execute(
                 insert(Run).values(
@@ -78,7 +81,7 @@ class ResultStore:
                     targets=0,
                     ok=0,
                     failed=0,
-                    settings=_jsonable(dataclasses.asdict(run.settings)) if run.settings else None,
+                    settings=stored_settings(run.settings) if run.settings else None,
                     numbering=SOURCE_NUMBERING,
                     owner=this_process(),
                     lease_expires_at=lease_end(),
@@ -238,6 +241,11 @@ def result_row(result: Result) -> dict[str, Any]:
         "started_at": result.started_at,
         "finished_at": result.finished_at,
     }
+
+
+def stored_settings(settings: CrawlSettings) -> dict[str, Any]:
+    """The run's settings as stored in ``runs.settings``: JSON, with URL passwords and secret options masked."""
+    return mask_secrets(_jsonable(dataclasses.asdict(settings)), CrawlSettingsSchema())
 
 
 def _jsonable(value: Any) -> Any:
