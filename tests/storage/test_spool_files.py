@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -16,6 +15,8 @@ from healthcrawl.plugins.database.storage.replay import replay_spool
 from healthcrawl.plugins.database.storage.schema import ResultRow
 from healthcrawl.plugins.database.storage.spool import Spool, SpoolWriteError, read_spool, run_spools, spool_path
 from healthcrawl.plugins.database.storage.store import ResultStore
+from healthcrawl.testing.crawl import run_crawl_outcome
+from healthcrawl.testing.servers import HTTPTestServer
 
 
 def result(run_id, seq):
@@ -83,3 +84,33 @@ def test_a_full_disk_keeps_every_entry_whole_and_says_what_to_do(tiny_disk):
     assert lines[-1] == b"" and len(lines) - 1 == appended > 0  # whole lines only
     assert all(json.loads(line) for line in lines[:-1])
     assert sum(len(entry) for entry in read_spool(spool.path)) == 50 * appended
+
+
+def test_a_full_disk_under_the_spool_fails_the_run_with_what_to_do_and_resume_loses_nothing(
+    relay, on_result, server_db_url, tiny_disk
+):
+    on_result(lambda seen: seen == 100 and relay.cut())
+    with HTTPTestServer() as server:
+        config = {
+            "crawl": {"concurrency": 20, "timeout": 10, "batch_size": 100},
+            "sources": [{"type": "list", "targets": [server.url("/") + f"?n={i}" for i in range(3000)]}],
+            "checks": [{"type": "status"}],
+            "sinks": [{"type": "sqlalchemy", "url": relay.db_url, "spool_dir": str(tiny_disk), "retry_for": 600}],
+        }
+        outcome, records = run_crawl_outcome(config)
+        run_id = outcome.run.run_id
+        [spool] = run_spools(tiny_disk, run_id)
+        assert outcome.state == "failed" and "No space left on device" in outcome.error, outcome.error
+        assert f"cannot write the spool {spool}" in outcome.error and f"healthcrawl replay {spool}" in outcome.error
+        assert all(line.endswith(b"}") for line in spool.read_bytes().splitlines())  # whole entries only
+
+        relay.restore()
+        resumed, more = run_crawl_outcome(config, resume=run_id)
+    assert resumed.state == "completed", resumed.error
+    engine = open_engine(server_db_url)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(func.count(), func.count(func.distinct(ResultRow.seq))).where(ResultRow.run_id == run_id)
+        ).one()
+    engine.dispose()
+    assert tuple(stored) == (3000, 3000) and not run_spools(tiny_disk, run_id)
