@@ -10,8 +10,11 @@ from datetime import datetime, timedelta, timezone
 import gevent
 from sqlalchemy import func, select, update
 
+from healthcrawl import RunInfo
+from healthcrawl.plugins.database.storage import lease
 from healthcrawl.plugins.database.storage.engines import open_engine
 from healthcrawl.plugins.database.storage.schema import ResultRow, Run
+from healthcrawl.plugins.database.storage.store import ResultStore
 from healthcrawl.testing.servers import HTTPTestServer
 
 TARGETS = 400
@@ -81,3 +84,26 @@ def test_a_run_has_one_owner_and_a_dead_owners_run_is_resumed_by_plain_resume(db
     runs, per_seq = the_run(db_url)
     assert runs == [(run_id, "completed", None)]
     assert sorted(per_seq) == list(range(TARGETS)) and set(per_seq.values()) == {1}
+
+
+def test_the_heartbeat_renews_the_lease_and_finishing_gives_it_up(db_url, monkeypatch):
+    monkeypatch.setattr(lease, "LEASE_SECONDS", 0.2)
+    engine = open_engine(db_url)
+    store = ResultStore(engine)
+    store.prepare()
+    store.start_run(RunInfo(run_id="r1", config_name="t", started_at=datetime.now(timezone.utc), settings=None))
+
+    def lease_of_r1():
+        with engine.connect() as connection:
+            return tuple(connection.execute(select(Run.owner, Run.lease_expires_at).where(Run.id == "r1")).one())
+
+    owner, first = lease_of_r1()
+    assert owner == lease.this_process()
+    beat = lease.Heartbeat(engine, "r1")
+    try:
+        assert wait_for(lambda: lease_of_r1()[1] > first)
+    finally:
+        beat.stop()
+    store.finish_run("r1", "completed")
+    assert lease_of_r1() == (None, None)
+    engine.dispose()

@@ -18,6 +18,7 @@ import socket
 from datetime import datetime, timedelta, timezone
 
 import gevent
+import gevent.event
 from sqlalchemy import Engine, and_, or_, select, update
 
 from healthcrawl.errors import CommandFailed
@@ -28,6 +29,10 @@ log = logging.getLogger("healthcrawl")
 
 LEASE_SECONDS = 60.0
 """How long a lease lasts without renewal: a run whose process died becomes stale this long after."""
+
+
+STOP_WAIT = 5.0
+"""Seconds ``Heartbeat.stop`` lets a renewal under way finish before it is cut short."""
 
 
 class RunOwned(CommandFailed):
@@ -87,15 +92,17 @@ class Heartbeat:
         self.engine = engine
         self.run_id = run_id
         self.owner = owner or this_process()
+        self._stopped = gevent.event.Event()
         self._greenlet = gevent.spawn(self._beat)
 
     def stop(self) -> None:
-        """Stop renewing (the lease is given up by recording the run's end)."""
+        """Stop renewing (the lease is given up by recording the run's end); a renewal under way may finish."""
+        self._stopped.set()
+        self._greenlet.join(timeout=STOP_WAIT)
         self._greenlet.kill()
 
     def _beat(self) -> None:
-        while True:
-            gevent.sleep(LEASE_SECONDS / 4)
+        while not self._stopped.wait(LEASE_SECONDS / 4):
             try:
                 if not retry_while_locked(lambda: renew_lease(self.engine, self.run_id, self.owner)):
                     log.warning("run %s: another process took the run over", self.run_id)
