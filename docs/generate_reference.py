@@ -123,13 +123,21 @@ def _type_name(field: fields.Field) -> str:
 def _default(field: fields.Field) -> str:
     if field.required:
         return "required"
+    value = field.load_default
+    if callable(value):
+        # Computed when a config is loaded (e.g. from this machine's CPUs): described, never evaluated
+        # here, so the page does not show the machine that generated it.
+        if isinstance(field, fields.Nested):
+            return "see below"
+        if "default_text" not in field.metadata:
+            raise SystemExit(
+                f"{field.name} has a computed default: add metadata={{'default_text': ...}} saying what it is"
+            )
+        return _cell(field.metadata["default_text"])
     if "default_text" in field.metadata:
         return f"`{field.metadata['default_text']}`"
-    value = field.load_default
     if value is missing:
         return "-"
-    if callable(value):
-        value = value()
     if isinstance(value, tuple):
         value = list(value)
     return _cell(f"`{json.dumps(value)}`")
@@ -183,14 +191,7 @@ def cli_reference() -> str:
         parser.format_usage().strip(),
         "```",
         "",
-        "## Exit codes",
-        "",
-        "| code | meaning |",
-        "| --- | --- |",
-        f"| {cli.EXIT_OK} | the command completed (for `run`: the crawl completed, whatever the targets' health) |",
-        f"| {cli.EXIT_FAILED} | the crawl could not start or failed (for example an unreachable database) |",
-        f"| {cli.EXIT_USAGE} | usage or config error: one line per problem on stderr, never a traceback |",
-        f"| {cli.EXIT_INTERRUPTED} | interrupted by SIGINT or SIGTERM, after writing every result already checked |",
+        *_exit_code_table(parser),
         "",
         "## Environment",
         "",
@@ -205,6 +206,32 @@ def cli_reference() -> str:
         if rows:
             lines += ["", "| argument | description |", "| --- | --- |", *rows]
     return "\n".join(lines) + "\n"
+
+
+def _exit_code_table(parser: argparse.ArgumentParser) -> list[str]:
+    """The exit codes, one row per command (``healthcrawl.cli.main.EXIT_CODES``), one column per code."""
+    from healthcrawl.cli import main as cli
+
+    codes = (cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE, cli.EXIT_INTERRUPTED)
+    listed = {name for row in cli.EXIT_CODES for name in row.split(", ")}
+    others = [path.split()[1] for path, _, _ in _commands(parser, "healthcrawl") if path.count(" ") == 1]
+    others = [name for name in others if name not in listed]  # commands of plugins that EXIT_CODES does not know
+    rows = {**cli.EXIT_CODES, **({", ".join(others): cli.OTHER_COMMAND_EXIT_CODES} if others else {})}
+    usage = "usage error: one line per problem on stderr, never a traceback"
+    interrupted = "interrupted (Ctrl-C)"
+    lines = [
+        "Every command exits 2 on a usage or config error (one line per problem on stderr, never a traceback) "
+        "and 130 when interrupted by SIGINT or SIGTERM.",
+        "",
+        "| command | " + " | ".join(str(code) for code in codes) + " |",
+        "| --- |" + " --- |" * len(codes),
+    ]
+    for commands, meanings in rows.items():
+        names = ", ".join(f"`{name}`" for name in commands.split(", "))
+        cells = [meanings.get(code) or {cli.EXIT_USAGE: usage, cli.EXIT_INTERRUPTED: interrupted}.get(code, "-")
+                 for code in codes]
+        lines.append(f"| {names} | " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return ["## Exit codes", "", *lines]
 
 
 def _commands(parser: argparse.ArgumentParser, path: str):

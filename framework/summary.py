@@ -52,13 +52,14 @@ class Summary:
         return [(target, ms) for ms, target in sorted(self._slowest, reverse=True)]
 
     def render(self) -> str:
-        """The human-readable summary printed at the end of a run."""
-        lines = [f"targets: {self.total}   ok: {self.ok}   failed checks: {self.failed_checks}   errors: {self.errors}"]
+        """The human-readable summary printed at the end of a run. The first line counts targets (``failed a
+        check`` and ``errors`` never overlap); the failed-check breakdown counts checks."""
+        lines = [f"targets: {self.total}   ok: {self.ok}   failed a check: {self.failed_checks}   errors: {self.errors}"]
         if self.by_error_kind:
-            lines.append("errors by kind:")
+            lines.append("errors by kind (targets):")
             lines.extend(f"  {kind:<20} {count}" for kind, count in self.by_error_kind.most_common())
         if self.by_failed_check:
-            lines.append("failed checks:")
+            lines.append("failed checks (a target may fail several):")
             lines.extend(f"  {name:<20} {count}" for name, count in self.by_failed_check.most_common())
         if self.slowest:
             lines.append("slowest targets:")

@@ -1,36 +1,85 @@
 """The ``healthcrawl`` command line: run, check, validate, plugins, examples, and every command a plugin
 registers through ``healthcrawl_register_commands`` (the database plugin's runs, show, diff, replay).
 
-Exit codes of ``run``: 0 the crawl completed, 1 it could not start or failed,
-2 usage or config error, 130 interrupted (after flushing what was already checked).
+Exit codes: 0 done, 1 the command failed (or, with ``--fail-on``, targets failed), 2 usage or config
+error, 130 interrupted; docs/cli-reference.md has the table for each command (``EXIT_CODES``).
+The crawl engine (and with it ``requests``) is imported only by the commands that crawl.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
+import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from healthcrawl.cli.example_crawls import ExampleError, copy_example, get_example, list_examples, prepared_example
+from healthcrawl.cli.argument_types import positive_number, whole_number
+from healthcrawl.cli.example_crawls import CONFIG_NAME, ExampleError, copy_example, get_example, list_examples
+from healthcrawl.cli.example_crawls import prepared_example
 from healthcrawl.cli.progress import ProgressBar
 from healthcrawl.cli.tables import format_table
-from healthcrawl.configuration.loading import build_config, load_config
-from healthcrawl.crawl.engine import Crawl, CrawlOutcome
-from healthcrawl.errors import CommandFailed, ConfigError
+from healthcrawl.configuration.loading import CrawlConfig, build_config, load_config
+from healthcrawl.errors import CommandFailed, ConfigError, one_line
 from healthcrawl.plugin_system.components import Command
 from healthcrawl.plugin_system.manager import DISABLE_ENV, PluginLoadError, disabled_plugin_names, get_plugin_manager
 from healthcrawl.plugin_system.registry import ComponentRegistry, RegistrationError, raise_registration_errors
 from healthcrawl.process_setup import prepare_process
+from healthcrawl.summary import Summary
 from healthcrawl.target_parsing import parse_target
-from healthcrawl.testing.collector import ResultCollector
+
+if TYPE_CHECKING:
+    from healthcrawl.crawl.engine import Crawl, CrawlOutcome
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+EXIT_CODES = {
+    "run": {
+        EXIT_OK: "the crawl completed, whatever the targets' health (unless `--fail-on` says otherwise)",
+        EXIT_FAILED: "with `--fail-on`: targets errored or failed a check as it says; also: the run could not "
+                     "start or failed (an unreachable database, one away longer than `retry_for`)",
+        EXIT_USAGE: "usage or config error",
+        EXIT_INTERRUPTED: "interrupted by SIGINT or SIGTERM, after writing every result already checked",
+    },
+    "check": {
+        EXIT_OK: "every target was checked, whatever its health (unless `--fail-on` says otherwise)",
+        EXIT_FAILED: "with `--fail-on`: targets errored or failed a check as it says",
+        EXIT_USAGE: "usage error (a bad flag value names the flag)",
+        EXIT_INTERRUPTED: "interrupted; the targets already checked are printed",
+    },
+    "validate": {
+        EXIT_OK: "the config would start a run (with `--connect`: every database answered)",
+        EXIT_FAILED: "with `--connect`: a sink's database did not answer",
+        EXIT_USAGE: "the config is invalid: one line per problem",
+    },
+    "runs, show, diff, replay, report": {
+        EXIT_OK: "printed, or for `report` written (`diff --exit-code`: nothing newly fails)",
+        EXIT_FAILED: "no database where one was looked for, an unknown run, an unreachable database; "
+                     "`diff --exit-code`: a target newly fails",
+        EXIT_USAGE: "usage or config error (`--config`)",
+    },
+    "plugins, examples": {
+        EXIT_OK: "done (`examples run` as `run`)",
+        EXIT_FAILED: "`examples run`: as `run`",
+        EXIT_USAGE: "usage error, an unknown example, or a copy that would overwrite a folder",
+    },
+}
+"""What each exit code means, per command (docs/generate_reference.py writes the table). Every command
+exits 2 on a usage error (one line per problem, never a traceback) and 130 when interrupted."""
+OTHER_COMMAND_EXIT_CODES = {EXIT_OK: "done", EXIT_FAILED: "the command failed (one line on stderr)"}
+"""What a plugin's command that ``EXIT_CODES`` does not list exits with (``Command.run``'s contract)."""
+
+FAIL_ON = ("never", "errors", "failed", "any")
+"""``--fail-on`` choices: never; errors (a target's fetch failed: it has an ``error_kind``); failed (a
+target was fetched but failed a check); any (either: a target is not ok)."""
 
 BUILT_IN_COMMANDS = ("run", "check", "validate", "plugins", "examples")
 
@@ -59,6 +108,8 @@ def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
     except ExampleError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # a command that is not a crawl (a crawl handles SIGINT itself)
+        return EXIT_INTERRUPTED
     except CommandFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -67,6 +118,10 @@ def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command (also read by docs/generate_reference.py)."""
     parser = argparse.ArgumentParser(prog="healthcrawl", description="Check the health of large lists of URLs and domains.")
+    parser.add_argument(
+        "--version", action=VersionAction, help="print the versions of healthcrawl, Python, gevent and urllib3, "
+        "and how many plugins are loaded",
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the crawl described by a config file")
@@ -76,17 +131,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", nargs="?", const="", metavar="RUN_ID",
         help="continue the latest interrupted run of this config (or RUN_ID), checking only targets without a result",
     )
+    add_fail_on_argument(run)
     run.set_defaults(command=command_run)
 
     check = commands.add_parser("check", help="check a few targets with the default checks and print a table")
     check.add_argument("targets", nargs="+", metavar="TARGET", help="URL or bare domain")
-    check.add_argument("--timeout", type=float, default=10.0, help="seconds per target (default 10)")
+    check.add_argument("--timeout", type=positive_number, default=10.0, help="seconds per target (default 10)")
     check.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
-    check.add_argument("--min-days", type=int, default=14, help="tls_expiry threshold in days (default 14)")
+    check.add_argument("--min-days", type=whole_number, default=14, help="tls_expiry threshold in days (default 14)")
+    check.add_argument(
+        "--format", choices=("table", "json", "jsonl"), default="table",
+        help="table (default), json (one array of result records) or jsonl (one record per line)",
+    )
+    add_fail_on_argument(check)
     check.set_defaults(command=command_check)
 
-    validate = commands.add_parser("validate", help="validate a config file without crawling")
+    validate = commands.add_parser(
+        "validate", help="validate a config file without crawling",
+        description="Load the config and build its sources, checks and sinks as `run` would, reporting what `run` "
+        "would reject at startup with the same messages; nothing is fetched or written.",
+    )
     validate.add_argument("config", help="path of the crawl's YAML config")
+    validate.add_argument("--connect", action="store_true", help="also connect to each sink's database")
     validate.set_defaults(command=command_validate)
 
     plugins = commands.add_parser("plugins", help="list the plugins found and the types each provides")
@@ -114,6 +180,51 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_arguments(sub)
         sub.set_defaults(command=command.run)
     return parser
+
+
+class VersionAction(argparse.Action):
+    """``--version``: one line of versions, read from package metadata (nothing is imported for it)."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    """``healthcrawl X (Python X, gevent X, urllib3 X, N plugins)``."""
+    from healthcrawl import __version__
+
+    plugins = sum(1 for _, plugin in get_plugin_manager().list_name_plugin() if plugin is not None)
+    libraries = ", ".join(f"{name} {_installed_version(name)}" for name in ("gevent", "urllib3"))
+    return f"healthcrawl {__version__} (Python {platform.python_version()}, {libraries}, {plugins} plugins)"
+
+
+def _installed_version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def add_fail_on_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fail-on", choices=FAIL_ON, default="never",
+        help="exit 1 when targets errored (errors), failed a check (failed) or either (any); "
+        "default never: exit 0 whatever the targets' health",
+    )
+
+
+def targets_fail(summary: Summary, fail_on: str) -> bool:
+    """Whether the run's targets meet the ``--fail-on`` condition (see ``FAIL_ON``)."""
+    return {
+        "never": False,
+        "errors": summary.errors > 0,
+        "failed": summary.failed_checks > 0,
+        "any": summary.ok < summary.total,
+    }[fail_on]
 
 
 def plugin_commands(manager) -> list[tuple[str, Command]]:
@@ -149,8 +260,11 @@ def command_run(args) -> int:
     return _run_and_report(config, args, table=False, quiet=args.quiet, resume=args.resume)
 
 
-def _run_and_report(config, args, table: bool, quiet: bool = False, resume: str | None = None) -> int:
+def _run_and_report(config: CrawlConfig, args, table: bool, quiet: bool = False, resume: str | None = None) -> int:
     """Crawl ``config``, print the run id (and with ``table`` one row per target) and the summary."""
+    from healthcrawl.crawl.engine import Crawl
+    from healthcrawl.testing.collector import ResultCollector
+
     collector = ResultCollector()
     extra_sinks: list = [collector] if table else []
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() and not quiet else None
@@ -168,10 +282,17 @@ def _run_and_report(config, args, table: bool, quiet: bool = False, resume: str 
     if outcome.error is not None:
         print(f"error: {outcome.error}", file=sys.stderr)
         return EXIT_FAILED
-    return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
+    return _exit_code(outcome, getattr(args, "fail_on", "never"))
 
 
-def _run(crawl: Crawl, args) -> CrawlOutcome:
+def _exit_code(outcome: "CrawlOutcome", fail_on: str) -> int:
+    """130 for an interrupted crawl, else 1 when the targets meet ``--fail-on``, else 0."""
+    if outcome.state == "interrupted":
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if targets_fail(outcome.summary, fail_on) else EXIT_OK
+
+
+def _run(crawl: "Crawl", args) -> "CrawlOutcome":
     """Set this process up for crawling if it is ours (open files, warnings, GC: see ``process_setup``), then run."""
     if args.own_process:
         prepare_process(crawl.settings)
@@ -185,11 +306,20 @@ def command_check(args) -> int:
         "checks": [{"type": "status"}, {"type": "tls_expiry", "min_days": args.min_days}],
     }
     config = build_config(data, _registry(), name="healthcrawl check")
+    from healthcrawl.crawl.engine import Crawl
+    from healthcrawl.testing.collector import ResultCollector
+
     collector = ResultCollector()
     outcome = _run(Crawl(config, extra_sinks=[collector]), args)
     order = {parse_target(text).url: index for index, text in enumerate(args.targets)}
-    print(_result_table(sorted(collector.results, key=lambda result: order.get(result.target, len(order)))))
-    return EXIT_INTERRUPTED if outcome.state == "interrupted" else EXIT_OK
+    results = sorted(collector.results, key=lambda result: order.get(result.target, len(order)))
+    if args.format == "json":
+        print(json.dumps([result.to_record() for result in results], indent=2, ensure_ascii=False))
+    elif args.format == "jsonl":
+        print("".join(json.dumps(result.to_record(), ensure_ascii=False) + "\n" for result in results), end="")
+    else:
+        print(_result_table(results))
+    return _exit_code(outcome, args.fail_on)
 
 
 def _result_table(results) -> str:
@@ -204,7 +334,17 @@ def _result_table(results) -> str:
 
 
 def command_validate(args) -> int:
+    """Build the crawl as ``run`` would (sources open their files, sinks check their URLs), without crawling."""
+    from healthcrawl.crawl.engine import Crawl
+
     config = load_config(args.config, _registry())
+    crawl = Crawl(config)
+    if args.connect:
+        for sink in crawl.sinks:
+            try:
+                sink.probe()
+            except Exception as error:
+                raise CommandFailed(f"sink {sink.type_name!r} cannot start: {one_line(error)}") from None
     counts = f"{len(config.sources)} source(s), {len(config.checks)} check(s), {len(config.sinks)} sink(s)"
     print(f"{Path(args.config)}: ok ({counts})")
     return EXIT_OK
@@ -244,14 +384,24 @@ def command_examples_run(args) -> int:
     example = get_example(args.name)
     with prepared_example(example) as config_path:
         config = load_config(config_path, _registry())
-        config = dataclasses.replace(config, name=f"example {example.name}")
+        # Its outputs land here, not in the (temporary or installed) folder the config is read from.
+        config = dataclasses.replace(config, name=f"example {example.name}", output_dir=Path.cwd())
         return _run_and_report(config, args, table=True)
 
 
 def command_examples_copy(args) -> int:
     example = get_example(args.name)
     destination = copy_example(example, Path(args.destination or example.name))
-    runner = "healthcrawl examples run" if example.needs_demo_servers else "healthcrawl run"
-    target = destination if example.needs_demo_servers else destination / "crawl.yaml"
-    print(f"copied {example.name} to {destination}; run it with: {runner} {target}")
+    print(f"copied {example.name} to {destination}; edit {destination / CONFIG_NAME}, then run it with:")
+    print(f"  {run_copy_command(example, destination)}")
     return EXIT_OK
+
+
+def run_copy_command(example, destination: Path) -> str:
+    """The command that runs the copy at ``destination``: ``healthcrawl run`` on its config, or, when it
+    needs its demo servers, ``healthcrawl examples run`` on its folder written as a path (``./NAME``),
+    which a packaged example's name cannot be mistaken for."""
+    if not example.needs_demo_servers:
+        return f"healthcrawl run {destination / CONFIG_NAME}"
+    folder = str(destination) if destination.is_absolute() or destination.parent != Path(".") else f"./{destination}"
+    return f"healthcrawl examples run {folder}"

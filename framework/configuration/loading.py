@@ -4,11 +4,13 @@ Sections: ``crawl`` (settings of the crawl itself), ``sources``, ``checks`` and
 ``sinks`` (lists of ``{type: NAME, ...options}`` entries validated by the options
 schema of the registered type). ``${NAME}`` (or ``${NAME:-default}``) in any string
 expands from the environment. Every problem is reported with its place, e.g.
-``checks[1].min_days: must be at least 0``.
+``checks[1].min_days: must be at least 0``; an unknown key or section name gets a "did you mean"
+when a known one is close.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -60,6 +62,14 @@ class CrawlConfig:
     """What runs of this config are called (the config file's path when loaded from one)."""
     base_dir: Path = field(default_factory=Path.cwd)
     """Where relative input paths (such as a ``file`` source's ``path``) are resolved."""
+    output_dir: Path | None = None
+    """Where relative output paths (a ``jsonl`` file, a ``sqlite:///`` database, a spool folder) are
+    resolved; ``None`` means ``base_dir``. ``healthcrawl examples run`` sets the current folder."""
+
+    @property
+    def outputs_dir(self) -> Path:
+        """The folder relative output paths are resolved against."""
+        return self.output_dir or self.base_dir
 
 
 def load_config(path: str | os.PathLike, registry: ComponentRegistry | None = None) -> CrawlConfig:
@@ -75,8 +85,20 @@ def load_config(path: str | os.PathLike, registry: ComponentRegistry | None = No
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError([f"{path}: not valid YAML: {one_line(error)}"]) from None
+        raise ConfigError([yaml_problem(path, error)]) from None
     return build_config(data, registry, name=str(path), base_dir=path.resolve().parent)
+
+
+def yaml_problem(path: Path, error: yaml.YAMLError) -> str:
+    """``PATH:LINE:COLUMN: not valid YAML: PROBLEM (CONTEXT at line L, column C)``, counted from 1."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if mark is None:
+        return f"{path}: not valid YAML: {one_line(error)}"
+    text = f"{path}:{mark.line + 1}:{mark.column + 1}: not valid YAML: {error.problem or error.context}"
+    context_mark = error.context_mark
+    if error.context and error.problem and context_mark is not None:
+        text += f" ({error.context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
+    return text
 
 
 def build_config(
@@ -94,13 +116,15 @@ def build_config(
     data = _expand_environment(data, "", problems)
     for key in data:
         if key not in SECTIONS:
-            problems.append(f"{key}: unknown section (expected one of {', '.join(SECTIONS)})")
+            hint = did_you_mean(str(key), SECTIONS)
+            problems.append(f"{key}: unknown section{hint} (expected one of {', '.join(SECTIONS)})")
 
     settings = CrawlSettings()
+    settings_schema = CrawlSettingsSchema()
     try:
-        settings = CrawlSettingsSchema().load(data.get("crawl") or {})
+        settings = settings_schema.load(data.get("crawl") or {})
     except ValidationError as error:
-        problems.extend(format_messages(error.messages, "crawl"))
+        problems.extend(format_messages(error.messages, "crawl", settings_schema))
 
     if not data.get("sources"):
         problems.append("sources: at least one source is required")
@@ -145,21 +169,27 @@ def _load_components(
             continue
         component_type = registry.get(kind, type_name)
         if component_type is None:
-            known = ", ".join(registry.names(kind)) or "none"
-            problems.append(f"{place}.type: unknown {kind} type {type_name!r} (known: {known})")
+            names = registry.names(kind)
+            hint = did_you_mean(type_name, names)
+            known = ", ".join(names) or "none"
+            problems.append(f"{place}.type: unknown {kind} type {type_name!r}{hint} (known: {known})")
             continue
         options = {k: v for k, v in entry.items() if k != "type"}
+        schema = component_type.cls.Options(unknown=RAISE)
         try:
-            loaded = component_type.cls.Options(unknown=RAISE).load(options)
+            loaded = schema.load(options)
         except ValidationError as error:
-            problems.extend(format_messages(error.messages, place))
+            problems.extend(format_messages(error.messages, place, schema))
             continue
         specs.append(ComponentSpec(component_type, loaded, place))
     return tuple(specs)
 
 
-def format_messages(messages: Any, place: str) -> list[str]:
-    """Flatten marshmallow's ``ValidationError.messages`` into ``place.key: message`` lines."""
+def format_messages(messages: Any, place: str, schema: Schema | None = None) -> list[str]:
+    """Flatten marshmallow's ``ValidationError.messages`` into ``place.key: message`` lines.
+
+    With the ``schema`` that raised them, an unknown key gets a "did you mean" naming a close known key.
+    """
     if isinstance(messages, Mapping):
         lines = []
         for key, value in messages.items():
@@ -169,7 +199,10 @@ def format_messages(messages: Any, place: str) -> list[str]:
                 child = f"{place}[{key}]"
             else:
                 child = f"{place}.{key}" if place else str(key)
-            lines.extend(format_messages(value, child))
+            if value == [_UNKNOWN_FIELD] and schema is not None:
+                lines.append(f"{child}: unknown key{did_you_mean(str(key), _keys(schema))}")
+            else:
+                lines.extend(format_messages(value, child, _nested_schema(schema, key)))
         return lines
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         return [f"{place}: {_sentence(m)}" for m in messages]
@@ -178,8 +211,30 @@ def format_messages(messages: Any, place: str) -> list[str]:
     return [f"{place}: {_sentence(str(messages))}"]
 
 
+def did_you_mean(name: str, known) -> str:
+    """`` (did you mean 'X'?)`` when a name in ``known`` is close to ``name``, else ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+_UNKNOWN_FIELD = "Unknown field."
+
+
+def _keys(schema: Schema) -> list[str]:
+    return [field.data_key or name for name, field in schema.fields.items()]
+
+
+def _nested_schema(schema: Schema | None, key: Any) -> Schema | None:
+    """The schema of the nested section ``key`` of ``schema``, if it is one."""
+    if schema is None or not isinstance(key, str):
+        return None
+    field = next((f for name, f in schema.fields.items() if (f.data_key or name) == key), None)
+    nested = getattr(field, "schema", None)
+    return nested if isinstance(nested, Schema) else None
+
+
 def _sentence(message: str) -> str:
-    if message == "Unknown field.":
+    if message == _UNKNOWN_FIELD:
         return "unknown key"
     message = message.rstrip(".")
     return message[:1].lower() + message[1:]

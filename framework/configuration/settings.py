@@ -142,6 +142,7 @@ class CrawlSettingsSchema(Schema):
         load_default=_default("workers"),
         validate=at_least(1),
         metadata={
+            "default_text": "the number of CPUs",
             "description": "Processes that fetch, each with its own gevent pool (default: the number of CPUs); "
             "concurrency is shared out among them."
         },
@@ -149,12 +150,14 @@ class CrawlSettingsSchema(Schema):
 
     @validates_schema
     def nameservers_are_addresses(self, data: dict, **kwargs) -> None:
-        ports = set()
-        for spec in data.get("nameservers") or ():
+        ports, bad = set(), {}
+        for index, spec in enumerate(data.get("nameservers") or ()):
             try:
                 ports.add(split_nameserver(spec)[1])
             except ValueError:
-                raise ValidationError(f"{spec!r} is not an \"ip\" or \"ip:port\" nameserver", "nameservers") from None
+                bad[index] = [f"{spec!r} is not an \"ip\" or \"ip:port\" nameserver"]
+        if bad:  # every bad item, each at its index
+            raise ValidationError({"nameservers": bad})
         if data.get("resolver") == "ares" and len(ports) > 1:
             raise ValidationError("with resolver ares, every nameserver must use the same port", "nameservers")
 

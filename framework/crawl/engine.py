@@ -78,7 +78,9 @@ class Crawl:
             settings=config.settings,
             resumed=self.resume is not None,
         )
-        context = ComponentContext(base_dir=config.base_dir, run_id=self.run_info.run_id, settings=config.settings)
+        context = ComponentContext(
+            base_dir=config.base_dir, run_id=self.run_info.run_id, settings=config.settings, output_dir=config.outputs_dir
+        )
         self.sources: list[Source] = _instantiate(config.sources, context)
         self.checks: list[Check] = _instantiate(config.checks, context)
         self.sinks: list[Sink] = _instantiate(config.sinks, context) + list(extra_sinks)

@@ -47,6 +47,12 @@ class ComponentContext:
     run_id: str
     settings: CrawlSettings
     """The crawl's ``crawl`` section."""
+    output_dir: Path | None = None
+    """Where relative output paths are resolved; ``None`` (the default) means ``base_dir``."""
+
+    def output_path(self, path: str | Path) -> Path:
+        """``path`` (an output file or folder) resolved against ``output_dir``, else the config's folder."""
+        return (self.output_dir or self.base_dir) / path
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,12 @@ class Sink(Component):
 
     def close(self, run: RunInfo, summary: "Summary", state: str) -> None:
         """Finish: ``state`` is ``completed``, ``interrupted`` or ``failed``."""
+
+    def probe(self) -> None:
+        """Check that the destination can be reached, writing nothing; raise to say why not.
+
+        ``healthcrawl validate --connect`` calls it on a sink built from the config; the default does nothing.
+        """
 
     @classmethod
     def find_resume(cls, options: Any, config_name: str, run_id: str | None) -> "Resume | None":

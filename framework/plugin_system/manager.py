@@ -34,6 +34,7 @@ DEFAULT_PLUGINS = (
     "healthcrawl.plugins.checks.tls_expiry",
     "healthcrawl.plugins.sinks.jsonl",
     "healthcrawl.plugins.database",
+    "healthcrawl.plugins.prometheus",
 )
 
 

@@ -21,16 +21,19 @@ class StatusRanges(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, list) or not value:
             raise ValidationError("must be a non-empty list of status codes or ranges such as 200-399")
-        ranges = []
-        for item in value:
+        ranges, problems = [], {}
+        for index, item in enumerate(value):
             match = _CODE_OR_RANGE.match(str(item))
             if not match or isinstance(item, bool):
-                raise ValidationError(f"{item!r} is not a status code or a range such as 200-399")
+                problems[index] = [f"{item!r} is not a status code or a range such as 200-399"]
+                continue
             low = int(match.group(1))
             high = int(match.group(2) or low)
             if low > high:
-                raise ValidationError(f"{item!r}: the range is empty")
+                problems[index] = [f"{item!r}: the range is empty"]
             ranges.append((low, high))
+        if problems:  # every bad item, each at its index
+            raise ValidationError(problems)
         return tuple(ranges)
 
 
@@ -63,7 +66,9 @@ class StatusCheck(Check):
             try:
                 ranges = _ranges(text)
             except ValidationError as error:
-                return self.outcome(False, f"expect_status {text!r} is not valid: {' '.join(error.messages)}")
+                groups = error.messages.values() if isinstance(error.messages, dict) else [error.messages]
+                reasons = "; ".join(message for group in groups for message in group)
+                return self.outcome(False, f"expect_status {text!r} is not valid: {reasons}")
         code = snapshot.status_code
         ok = code is not None and any(low <= code <= high for low, high in ranges)
         return self.outcome(ok, f"status {code}" + ("" if ok else f", expected {text}"))

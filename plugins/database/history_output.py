@@ -1,7 +1,10 @@
 """What the run-history commands (``runs``, ``show``, ``diff``, ``replay``) do, once their arguments are parsed.
 
-Each reads the database given by ``--db URL``, or the ``sqlalchemy`` sink of ``--config CONFIG``,
-or ``sqlite:///healthcrawl.db``. Imported only when one of them runs: it needs SQLAlchemy.
+Each reads the database given by ``--db URL``, or the ``sqlalchemy`` sink of ``--config CONFIG``
+(a relative SQLite file is relative to the config's folder, as when crawling), or
+``sqlite:///healthcrawl.db``. ``runs``, ``show`` and ``diff`` only read: a SQLite file that does not
+exist is an error, never a new empty database. Each returns the exit code. Imported only when one
+of them runs: it needs SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -10,14 +13,16 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from healthcrawl import ConfigError
+from healthcrawl import CommandFailed, ConfigError
 from healthcrawl.cli.tables import format_table
 from healthcrawl.configuration.loading import CrawlConfig, load_config
 from healthcrawl.plugin_system.manager import get_plugin_manager
 from healthcrawl.plugin_system.registry import ComponentRegistry
 from healthcrawl.plugins.database.sink import DatabaseSink
 from healthcrawl.plugins.database.storage import DEFAULT_DB
-from healthcrawl.plugins.database.storage.history import RunDiff, RunRecord, as_utc, diff_runs, list_runs, run_report
+from healthcrawl.plugins.database.storage.engines import resolve_sqlite_url, sqlite_file
+from healthcrawl.plugins.database.storage.history import FailingGroup, RunDiff, RunRecord, RunReport, as_utc, diff_runs
+from healthcrawl.plugins.database.storage.history import list_runs, run_report
 from healthcrawl.plugins.database.storage.migrations import current_database
 from healthcrawl.plugins.database.storage.replay import replay_spool
 from healthcrawl.plugins.database.storage.store import ResultStore
@@ -31,8 +36,11 @@ def database_options(config: CrawlConfig) -> dict | None:
     return None
 
 
-def command_runs(args) -> None:
+def command_runs(args) -> int:
     runs = _with_engine(args, lambda engine: list_runs(engine, args.limit))
+    if args.format == "json":
+        print(json.dumps([_run_json(run) for run in runs], indent=2))
+        return 0
     rows = [("RUN", "CONFIG", "STARTED", "DURATION", "TARGETS", "OK", "FAILED", "STATE")]
     rows += [
         (run.id, run.config, _time(run.started_at), _duration(run), str(run.targets), str(run.ok), str(run.failed),
@@ -40,40 +48,86 @@ def command_runs(args) -> None:
         for run in runs
     ]
     print(format_table(rows))
+    return 0
 
 
-def command_show(args) -> None:
-    report = _with_engine(args, lambda engine: run_report(engine, args.run_id))
+def command_show(args) -> int:
+    report = _with_engine(args, lambda engine: run_report(engine, args.run_id, top=args.limit))
+    print(json.dumps(report_json(report), indent=2) if args.format == "json" else report_text(report))
+    return 0
+
+
+def command_diff(args) -> int:
+    diff = _with_engine(args, lambda engine: diff_runs(engine, args.run_a, args.run_b))
+    print(json.dumps(diff_json(diff), indent=2) if args.format == "json" else diff_text(diff))
+    return 1 if args.exit_code and diff.newly_failing else 0
+
+
+def command_replay(args) -> int:
+    replayed = _with_engine(args, lambda engine: replay_spool(ResultStore(engine), Path(args.spool)), reads_only=False)
+    ended = f"; run {replayed.run_end.run_id} recorded as {replayed.run_end.state}" if replayed.run_end else ""
+    print(f"{args.spool}: {replayed.written} results written, {replayed.skipped} already stored{ended}")
+    return 0
+
+
+def report_text(report: RunReport) -> str:
+    """``show`` as text: the run, its counts (targets), then the failing targets by error kind and by
+    failed check (checks: a target may fail several), the slowest targets and the soonest expiries."""
     run = report.run
     lines = [
         f"run {run.id} ({run.state})",
         f"config:   {run.config}",
         f"started:  {_time(run.started_at)}   duration: {_duration(run)}",
-        f"targets:  {run.targets}   ok: {run.ok}   failed: {run.failed}",
+        f"targets:  {run.targets}   ok: {run.ok}   failed a check: {run.failed - report.errors}"
+        f"   errors: {report.errors}",
     ]
-    sections = (
-        ("errors by kind:", [(kind, str(n)) for kind, n in report.by_error_kind]),
-        ("failed checks:", [(name, str(n)) for name, n in report.by_failed_check]),
+    for title, groups in (("errors by kind (targets):", report.by_error_kind),
+                          ("failed checks (a target may fail several):", report.by_failed_check)):
+        if groups:
+            lines.append(title)
+            lines.extend(_group_lines(groups))
+    for title, rows in (
         ("slowest targets:", [(f"{ms:.1f} ms", target) for target, ms in report.slowest]),
         ("certificates expiring soonest:", [(f"{days} days", f"{target} ({not_after})")
                                             for target, days, not_after in report.expiring]),
-    )
-    for title, rows in sections:
+    ):
         if rows:
             lines.append(title)
             lines.extend("  " + line for line in format_table(rows).splitlines())
-    print("\n".join(lines))
+    return "\n".join(lines)
 
 
-def command_diff(args) -> None:
-    diff = _with_engine(args, lambda engine: diff_runs(engine, args.run_a, args.run_b))
-    print(json.dumps(diff_json(diff), indent=2) if args.format == "json" else diff_text(diff))
+def _group_lines(groups: list[FailingGroup]) -> list[str]:
+    """Per group: ``NAME  COUNT``, then its first targets (with the error or the check's detail) indented
+    under it, and how many more there are."""
+    width = max(len(group.name) for group in groups)
+    lines = []
+    for group in groups:
+        lines.append(f"  {group.name:<{width}}  {group.count}")
+        rows = [(target, _cell(detail)) for target, detail in group.targets]
+        lines.extend("    " + line for line in format_table(rows).splitlines())
+        hidden = group.count - len(group.targets)
+        if hidden:
+            lines.append(f"    ... and {hidden} more (--limit N lists more)")
+    return lines
 
 
-def command_replay(args) -> None:
-    replayed = _with_engine(args, lambda engine: replay_spool(ResultStore(engine), Path(args.spool)))
-    ended = f"; run {replayed.run_end.run_id} recorded as {replayed.run_end.state}" if replayed.run_end else ""
-    print(f"{args.spool}: {replayed.written} results written, {replayed.skipped} already stored{ended}")
+def report_json(report: RunReport) -> dict:
+    """``show`` as JSON-ready data."""
+    def groups(items: list[FailingGroup], detail: str) -> list[dict]:
+        return [{"name": g.name, "targets": g.count, "first": [{"target": t, detail: d} for t, d in g.targets]}
+                for g in items]
+
+    return {
+        "run": _run_json(report.run),
+        "errors": report.errors,
+        "failed_a_check": report.run.failed - report.errors,
+        "by_error_kind": groups(report.by_error_kind, "error"),
+        "by_failed_check": groups(report.by_failed_check, "detail"),
+        "slowest": [{"target": target, "total_ms": ms} for target, ms in report.slowest],
+        "expiring": [{"target": target, "days_left": days, "not_after": not_after}
+                     for target, days, not_after in report.expiring],
+    }
 
 
 def diff_json(diff: RunDiff) -> dict:
@@ -105,15 +159,28 @@ def diff_text(diff: RunDiff) -> str:
     return "\n".join(lines)
 
 
-def _with_engine(args, work):
-    url = args.db or DEFAULT_DB
-    if args.config:
-        options = database_options(load_config(args.config, ComponentRegistry.from_plugins(get_plugin_manager())))
-        if options is None:
-            raise ConfigError([f"{args.config}: has no {DatabaseSink.type_name} sink"])
-        url = options["url"]
+def _with_engine(args, work, reads_only: bool = True):
+    """``work(engine)`` on the command's database; a command that ``reads_only`` never creates one."""
+    url = database_url(args)
+    path = sqlite_file(url)
+    if reads_only and path is not None and not path.is_file():
+        whose = f" (the database of {args.config})" if args.config else ""
+        raise CommandFailed(
+            f"no database at {path}{whose}: no crawl has stored results there; --db URL or --config CONFIG names another"
+        )
     with current_database(url) as engine:
         return work(engine)
+
+
+def database_url(args) -> str:
+    """``--db``, else the database sink's URL in ``--config`` (resolved as the crawl resolves it), else the default."""
+    if not args.config:
+        return args.db or DEFAULT_DB
+    config = load_config(args.config, ComponentRegistry.from_plugins(get_plugin_manager()))
+    options = database_options(config)
+    if options is None:
+        raise ConfigError([f"{args.config}: has no {DatabaseSink.type_name} sink"])
+    return resolve_sqlite_url(options["url"], config.outputs_dir)
 
 
 def _run_json(run: RunRecord) -> dict:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from healthcrawl import ConfigError, Source, Target, at_least, parse_target
+from healthcrawl import ComponentContext, ConfigError, Source, Target, at_least, parse_target
 
 
 class SqlSourceOptions(Schema):
-    url = fields.String(required=True, metadata={"description": "SQLAlchemy URL of the database to read."})
+    url = fields.String(
+        required=True,
+        metadata={
+            "description": "SQLAlchemy URL of the database to read; a relative sqlite:/// file is relative to "
+            "the config file's folder (and must exist)."
+        },
+    )
     table = fields.String(
         load_default=None,
         metadata={"description": "A table (or schema.table) to read whole, in primary-key order (else by column)."},
@@ -40,6 +46,19 @@ class SqlSource(Source):
 
     type_name = "sql"
     Options = SqlSourceOptions
+
+    def __init__(self, options: Any = None, context: ComponentContext | None = None):
+        """Built from a config (with a ``context``), a relative SQLite file is resolved against the config's
+        folder and must exist, and a URL that does not parse or whose driver is missing is a ``ConfigError``."""
+        super().__init__(options, context)
+        if context is not None:
+            from healthcrawl.plugins.database.storage.engines import check_url, resolve_sqlite_url, sqlite_file
+
+            self.options = {**self.options, "url": resolve_sqlite_url(self.options["url"], context.base_dir)}
+            path = sqlite_file(self.options["url"])
+            if path is not None and not path.is_file():
+                raise ConfigError([f"no SQLite database at {path}"])
+            check_url(self.options["url"])
 
     def targets(self) -> Iterator[Target]:
         # SQLAlchemy is imported when the source is used, not when the built-in plugins load.

@@ -11,7 +11,7 @@ from healthcrawl import Result, RunInfo, Sink, Summary, hookimpl
 
 
 class JsonlSinkOptions(Schema):
-    path = fields.String(required=True, metadata={"description": "Output file (relative to the working directory); '-' is stdout."})
+    path = fields.String(required=True, metadata={"description": "Output file, relative to the config file's folder; '-' is stdout."})
     append = fields.Boolean(load_default=False, metadata={"description": "Append instead of truncating."})
 
 
@@ -24,6 +24,8 @@ class JsonlSink(Sink):
     def open(self, run: RunInfo) -> None:
         path = self.options["path"]
         self._owned = path != "-"
+        if self._owned and self.context is not None:
+            path = self.context.output_path(path)
         self._file = open(path, "a" if self.options["append"] else "w", encoding="utf-8") if self._owned else sys.stdout
 
     def write(self, results: list[Result]) -> None:

@@ -42,7 +42,10 @@ def test_run_stores_results_and_prints_a_summary(tmp_path, healthcrawl_cli):
         """)
         proc = healthcrawl_cli("run", config, cwd=tmp_path)
     assert proc.exit_code == 0, proc.stderr
-    assert "targets: 3   ok: 1   failed checks: 1   errors: 1" in proc.stdout
+    assert "targets: 3   ok: 1   failed a check: 1   errors: 1" in proc.stdout
+    # The header counts targets; the breakdown counts checks: /missing failed two of them.
+    breakdown = proc.stdout.split("failed checks (a target may fail several):\n")[1].split("slowest targets:")[0]
+    assert sorted(line.split() for line in breakdown.splitlines()) == [["body_match", "1"], ["status", "1"]]
     assert "connect_refused" in proc.stdout and "slowest targets:" in proc.stdout
     records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert len(records) == 3

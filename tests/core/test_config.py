@@ -68,18 +68,18 @@ def test_every_problem_is_reported_at_once(registry):
     }
     problems = problems_of(data, registry)
     assert "extra: unknown section (expected one of crawl, sources, checks, sinks)" in problems
-    assert "crawl.concurency: unknown key" in problems
+    assert "crawl.concurency: unknown key (did you mean 'concurrency'?)" in problems
     assert "crawl.timeout: must be more than 0" in problems
     assert "crawl.verify: no CA bundle at /nonexistent/ca.pem" in problems
     assert any(p.startswith("sources[0].type: unknown source type 'nope' (known: ") for p in problems)
-    assert any(p.startswith("checks[0].expect: '2xx' is not a status code") for p in problems)
+    assert any(p.startswith("checks[0].expect[0]: '2xx' is not a status code") for p in problems)
     assert "checks[1].pattern: missing data for required field" in problems
     assert "sinks[0].type: missing data for required field" in problems
 
 
 def test_unknown_option_of_a_component_is_an_error(registry):
     data = {"sources": [{"type": "list", "targets": ["a.example"], "target": "typo"}]}
-    assert problems_of(data, registry) == ["sources[0].target: unknown key"]
+    assert problems_of(data, registry) == ["sources[0].target: unknown key (did you mean 'targets'?)"]
 
 
 def test_environment_variables_expand(registry, monkeypatch):

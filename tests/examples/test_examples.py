@@ -74,7 +74,7 @@ def test_every_offline_example_runs_end_to_end(name, run_example):
 def test_offline_demo_shows_healthy_and_broken_servers(run_example):
     proc, tmp_path = run_example("offline-demo")
     assert proc.exit_code == 0, proc.stderr
-    assert "targets: 7   ok: 3   failed checks: 1   errors: 3" in proc.stdout
+    assert "targets: 7   ok: 3   failed a check: 1   errors: 3" in proc.stdout
     db = tmp_path / "offline-demo.db"
     rows = query(db, "SELECT target, ok, error_kind, status_code, redirects, tls_verified, tls_days_left FROM results")
     http = {target.rsplit("/", 1)[1]: row for target, *row in rows if target.startswith("http://")}
@@ -99,7 +99,7 @@ def test_copy_makes_an_editable_folder_that_runs(tmp_path, healthcrawl_cli):
     (copied / "targets.txt").write_text("${DEMO_HTTP}/health\n${DEMO_HTTP}/broken\n")
     proc = healthcrawl_cli("examples", "run", "my-demo", cwd=tmp_path)
     assert proc.exit_code == 0, proc.stderr
-    assert "targets: 2   ok: 1   failed checks: 1   errors: 0" in proc.stdout
+    assert "targets: 2   ok: 1   failed a check: 1   errors: 0" in proc.stdout
     assert (copied / "targets.txt").read_text().startswith("${DEMO_HTTP}"), "running a copy leaves it as it was"
 
 
@@ -129,7 +129,7 @@ def test_get_example_finds_packaged_ones_by_name():
 def test_tls_expiry_audit_reports_certificates_expiring_within_30_days(run_example):
     proc, tmp_path = run_example("tls-expiry-audit")
     assert proc.exit_code == 0, proc.stderr
-    assert "targets: 5   ok: 2   failed checks: 2   errors: 1" in proc.stdout
+    assert "targets: 5   ok: 2   failed a check: 2   errors: 1" in proc.stdout
     records = [json.loads(line) for line in (tmp_path / "tls-expiry-audit.jsonl").read_text().splitlines()]
     verdicts = sorted((r["tls"]["days_left"], r["checks"][0]["ok"]) for r in records)
     assert [ok for _, ok in verdicts] == [False, False, False, True, True]
@@ -147,7 +147,7 @@ def test_postgresql_example_stores_its_results_in_postgresql(postgres_url, tmp_p
     proc = healthcrawl_cli("examples", "run", "postgresql", cwd=tmp_path,
                            env={"HEALTHCRAWL_POSTGRES_URL": postgres_url})
     assert proc.exit_code == 0, proc.stderr
-    assert "targets: 3   ok: 1   failed checks: 2   errors: 0" in proc.stdout
+    assert "targets: 3   ok: 1   failed a check: 2   errors: 0" in proc.stdout
     run_id = proc.stdout.split()[1]
     with engine.connect() as db:
         state = db.execute(text("SELECT state, targets, ok FROM runs WHERE id = :id"), {"id": run_id}).one()
@@ -182,14 +182,14 @@ def test_an_example_without_demo_servers_runs_in_place_from_a_copy(tmp_path, htt
     (tmp_path / "my-sites" / "targets.txt").write_text(f"{http_server.url('/')}\n{http_server.url('/gone')}\n")
     proc = healthcrawl_cli("examples", "run", "my-sites", cwd=tmp_path)
     assert proc.exit_code == 0, proc.stderr
-    assert "targets: 2   ok: 1   failed checks: 1   errors: 0" in proc.stdout
+    assert "targets: 2   ok: 1   failed a check: 1   errors: 0" in proc.stdout
     assert len((tmp_path / "top-sites.jsonl").read_text().splitlines()) == 2
 
 
 def test_internal_services_judge_each_service_by_its_own_row(run_example):
     proc, tmp_path = run_example("internal-services")
     assert proc.exit_code == 0, proc.stderr
-    assert "targets: 5   ok: 3   failed checks: 2   errors: 0" in proc.stdout
+    assert "targets: 5   ok: 3   failed a check: 2   errors: 0" in proc.stdout
     failed = query(tmp_path / "internal-services.db",
                    "SELECT r.target, r.status_code, c.name FROM results r "
                    "JOIN check_outcomes c ON c.run_id = r.run_id AND c.seq = r.seq WHERE NOT c.ok ORDER BY c.name")

@@ -48,7 +48,7 @@ def config_problems(crawl_section):
 def test_bad_resolver_settings_name_the_key():
     assert config_problems({"resolver": "bind"}) == ["crawl.resolver: must be one of: thread, ares"]
     assert config_problems({"nameservers": ["dns.example"]}) == [
-        "crawl.nameservers: 'dns.example' is not an \"ip\" or \"ip:port\" nameserver"
+        "crawl.nameservers[0]: 'dns.example' is not an \"ip\" or \"ip:port\" nameserver"
     ]
     assert config_problems({"resolver": "ares", "nameservers": ["127.0.0.1:53", "127.0.0.2:5353"]}) == [
         "crawl.nameservers: with resolver ares, every nameserver must use the same port"

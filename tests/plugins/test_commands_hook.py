@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -84,6 +85,7 @@ def test_the_history_commands_come_from_the_database_plugin(tmp_path):
     without = subprocess.run([sys.executable, "-m", "healthcrawl", "runs", "--db", f"sqlite:///{tmp_path}/h.db"],
                              capture_output=True, text=True, timeout=60, env=env)
     assert without.returncode == 2 and "invalid choice: 'runs'" in without.stderr
+    sqlite3.connect(tmp_path / "h.db").close()  # history commands read an existing database, never create one
     assert main(["runs", "--db", f"sqlite:///{tmp_path}/h.db"]) == 0  # with the plugin (loaded in this process)
 
 

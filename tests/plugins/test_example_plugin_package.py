@@ -80,7 +80,7 @@ def test_it_checks_headers_and_posts_failures_in_a_crawl(installed_package, http
     """))
     proc = healthcrawl("run", str(config), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "targets: 3   ok: 1   failed checks: 1   errors: 1" in proc.stdout
+    assert "targets: 3   ok: 1   failed a check: 1   errors: 1" in proc.stdout
     records = {r["target"]: r for r in map(json.loads, (tmp_path / "results.jsonl").read_text().splitlines())}
     assert records[site.url("/weak")]["checks"] == [
         {"name": "security_headers", "ok": False, "detail": "Strict-Transport-Security max-age 600 < 86400"}]

@@ -1,6 +1,7 @@
 """The csv and sql sources: per-target fields that checks use, and rows streamed from a server-side cursor."""
 
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -114,6 +115,7 @@ def test_sql_source_streams_a_query_through_a_server_side_cursor(pg_db_url):
 
 
 def test_a_source_that_fails_mid_crawl_fails_the_run_with_one_line(tmp_path):
+    sqlite3.connect(tmp_path / "t.db").close()  # an empty database: a missing one is a config error
     outcome, records = run_crawl_outcome({
         "sources": [{"type": "list", "targets": ["http://127.0.0.1:9/"]},
                     {"type": "sql", "url": f"sqlite:///{tmp_path}/t.db", "query": "SELECT target FROM nowhere"}],
@@ -130,6 +132,7 @@ def test_a_source_that_fails_mid_crawl_fails_the_run_with_one_line(tmp_path):
 ])
 def test_a_failing_source_with_worker_processes_ends_in_one_line_not_a_traceback(tmp_path, source):
     source = {**source, "url": source["url"].format(port=free_port())}
+    sqlite3.connect(tmp_path / "t.db").close()  # an empty database: a missing one is a config error
     config = tmp_path / "crawl.yaml"
     config.write_text(json.dumps({"sources": [source], "crawl": {"workers": 2}}))
     proc = subprocess.run([sys.executable, "-m", "healthcrawl", "run", str(config)],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Callable, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, make_url
@@ -11,7 +13,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from healthcrawl import errors
-from healthcrawl.errors import CommandFailed
+from healthcrawl.errors import CommandFailed, ConfigError
 
 CONNECT_TIMEOUT = 10
 """Seconds to wait for a database server to accept a connection."""
@@ -79,6 +81,45 @@ def open_engine(url: str | URL, *, never_wait_for_locks: bool = False) -> Engine
     if engine.dialect.name == "sqlite" and parsed.database not in (None, "", ":memory:"):
         event.listen(engine, "connect", _sqlite_wal)
     return engine
+
+
+def check_connection(engine: Engine) -> None:
+    """Connect once; an unreachable database is a ``DatabaseUnavailable`` with one line."""
+    try:
+        with engine.connect():
+            pass
+    except Exception as error:
+        raise DatabaseUnavailable(f"cannot reach the database: {one_line(error)}") from None
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a ``sqlite://`` URL names (``None`` for other databases, in-memory ones and URLs that do not parse)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):  # a SQLite URI (?uri=true): left to SQLite
+        return None
+    return Path(parsed.database)
+
+
+def resolve_sqlite_url(url: str, folder: Path) -> str:
+    """``url`` with a relative SQLite file made absolute against ``folder`` (the config's folder); other URLs
+    as they are."""
+    path = sqlite_file(url)
+    if path is None or path.is_absolute():
+        return url
+    return make_url(url).set(database=os.fspath(folder / path)).render_as_string(hide_password=False)
+
+
+def check_url(url: str) -> None:
+    """Raise ``ConfigError`` when ``url`` does not parse or needs a driver that is not installed (connects nowhere)."""
+    try:
+        open_engine(url).dispose()
+    except DatabaseUnavailable as error:
+        raise ConfigError([str(error)]) from None
 
 
 def _sqlite_wal(dbapi_connection, connection_record) -> None:

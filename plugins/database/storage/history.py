@@ -18,6 +18,8 @@ RESUMABLE_STATES = ("interrupted", "failed")
 """States of a run that ``--resume`` may continue (and ``stale``: ``running``, its owner's lease expired)."""
 STREAM_ROWS = 10_000
 """Rows fetched at a time when a query walks all results of a run."""
+RUN_ALIASES = ("latest", "previous")
+"""Names that stand for a run id wherever one is given: the newest run in the database and the one before it."""
 
 
 class HistoryError(CommandFailed):
@@ -63,7 +65,14 @@ def list_runs(engine: Engine, limit: int | None = None) -> list[RunRecord]:
 
 
 def find_run(engine: Engine, run_id: str) -> RunRecord:
-    """The run whose id is ``run_id`` or starts with it (a unique prefix is enough)."""
+    """The run whose id is ``run_id`` or starts with it (a unique prefix is enough); ``latest`` is the
+    newest run in the database, ``previous`` the one started before it."""
+    if run_id in RUN_ALIASES:
+        position = RUN_ALIASES.index(run_id)
+        runs = list_runs(engine, position + 1)
+        if len(runs) <= position:
+            raise RunNotFound(f"no {run_id} run: the database holds {len(runs)} run{'' if len(runs) == 1 else 's'}")
+        return runs[position]
     with engine.connect() as connection:
         rows = connection.execute(select(*_run_columns()).where(Run.id.startswith(run_id, autoescape=True)).limit(2)).all()
     exact = [row for row in rows if row.id == run_id]
@@ -117,20 +126,40 @@ def done_seqs(engine: Engine, run_id: str) -> SeqSet:
 
 
 @dataclass(frozen=True)
+class FailingGroup:
+    """The failing targets of one error kind or one failed check: how many, and the first ones."""
+
+    name: str
+    """The error kind, or the check's name."""
+    count: int
+    """Targets with that error kind, or that failed that check."""
+    targets: list[tuple[str, str]]
+    """``(target, error or check detail)`` of the first ``limit`` of them, in source order."""
+
+
+@dataclass(frozen=True)
 class RunReport:
     """What ``healthcrawl show`` prints about one run."""
 
     run: RunRecord
-    by_error_kind: list[tuple[str, int]]
-    by_failed_check: list[tuple[str, int]]
+    by_error_kind: list[FailingGroup]
+    """Targets whose fetch failed, by error kind, most first (each target has one kind)."""
+    by_failed_check: list[FailingGroup]
+    """Targets that failed each check, most first (a target may fail several checks)."""
     slowest: list[tuple[str, float]]
     """``(target, total_ms)``, slowest first."""
     expiring: list[tuple[str, int, str | None]]
     """``(target, days_left, not_after)``, soonest first."""
 
+    @property
+    def errors(self) -> int:
+        """Targets whose fetch failed (the rest of the failed targets failed a check)."""
+        return sum(group.count for group in self.by_error_kind)
+
 
 def run_report(engine: Engine, run_id: str, top: int = 10) -> RunReport:
-    """Counts by error kind and by failed check, the slowest targets and the certificates expiring soonest."""
+    """Failing targets by error kind and by failed check (counts and the first ``top`` of each), the
+    slowest targets and the certificates expiring soonest."""
     run = find_run(engine, run_id)
     of_run = ResultRow.run_id == run.id
     count = func.count().label("n")
@@ -153,13 +182,23 @@ def run_report(engine: Engine, run_id: str, top: int = 10) -> RunReport:
             .where(of_run, ResultRow.tls_days_left.is_not(None))
             .order_by(ResultRow.tls_days_left, ResultRow.target).limit(top)
         ).all()
-    return RunReport(
-        run,
-        [tuple(row) for row in by_kind],
-        [tuple(row) for row in by_check],
-        [tuple(row) for row in slowest],
-        [tuple(row) for row in expiring],
-    )
+        kind_groups = [
+            FailingGroup(kind, n, [tuple(row) for row in connection.execute(
+                select(ResultRow.target, ResultRow.error).where(of_run, ResultRow.error_kind == kind)
+                .order_by(ResultRow.seq).limit(top)
+            )])
+            for kind, n in by_kind
+        ]
+        check_groups = [
+            FailingGroup(name, n, [tuple(row) for row in connection.execute(
+                select(ResultRow.target, CheckOutcomeRow.detail)
+                .join(ResultRow, and_(ResultRow.run_id == CheckOutcomeRow.run_id, ResultRow.seq == CheckOutcomeRow.seq))
+                .where(CheckOutcomeRow.run_id == run.id, CheckOutcomeRow.name == name, CheckOutcomeRow.ok.is_(False))
+                .order_by(CheckOutcomeRow.seq).limit(top)
+            )])
+            for name, n in by_check
+        ]
+    return RunReport(run, kind_groups, check_groups, [tuple(row) for row in slowest], [tuple(row) for row in expiring])
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine, retry_while_locked
+from healthcrawl.plugins.database.storage.engines import (
+    DatabaseUnavailable, check_connection, one_line, open_engine, retry_while_locked,
+)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 FIRST_REVISION = "0001"
@@ -127,11 +129,7 @@ def current_database(url: str) -> Iterator[Engine]:
     """
     engine = open_engine(url)
     try:
-        try:
-            with engine.connect():
-                pass
-        except Exception as error:
-            raise DatabaseUnavailable(f"cannot reach the database: {one_line(error)}") from None
+        check_connection(engine)
         try:
             upgrade_schema(engine)
             yield engine
