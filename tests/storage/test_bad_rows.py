@@ -1,5 +1,7 @@
 """One bad row never stops a run: rows a database refuses are stored in a safe form, the rest of their batch as is."""
 
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import pytest
@@ -8,6 +10,7 @@ from sqlalchemy import func, select
 from healthcrawl import CheckOutcome, Result, RunInfo, Timings
 from healthcrawl.plugins.database.storage.engines import open_engine
 from healthcrawl.plugins.database.storage.schema import CheckOutcomeRow, ResultRow, Run
+from healthcrawl.plugins.database.storage.spool import Spool, spool_path
 from healthcrawl.plugins.database.storage.safe_rows import MAX_TARGET_LENGTH
 from healthcrawl.plugins.database.storage.store import ResultStore
 from healthcrawl.testing.crawl import run_crawl_outcome
@@ -98,3 +101,34 @@ def test_writing_a_batch_twice_or_overlapping_stores_each_row_once(db_url):
         outcomes = connection.execute(select(func.count()).select_from(CheckOutcomeRow)).scalar()
     engine.dispose()
     assert seqs == list(range(20)) and outcomes == 20
+
+
+PLAIN_REPLAY = """
+import sys
+from healthcrawl.plugins.database.storage.engines import open_engine
+from healthcrawl.plugins.database.storage.replay import replay_spool
+from healthcrawl.plugins.database.storage.store import ResultStore
+replayed = replay_spool(ResultStore(open_engine(sys.argv[1])), sys.argv[2])
+print(replayed.written, replayed.skipped)
+"""
+
+
+def test_replaying_a_batch_that_overlaps_stored_rows_without_gevent_stores_the_missing_ones(db_url, tmp_path):
+    """A process without gevent's patches (a script using the storage): PostgreSQL's staging path works there too."""
+    engine = open_engine(db_url)
+    store = ResultStore(engine)
+    store.prepare()
+    store.start_run(RunInfo(run_id="r1", config_name="t", started_at=datetime.now(timezone.utc), settings=None))
+    store.insert(store.batch([make_result("r1", seq) for seq in range(0, 20, 2)]))
+    spool = Spool(spool_path(tmp_path, "r1"), 2**20)
+    spool.append(store.batch([make_result("r1", seq) for seq in range(20)]))
+    engine.dispose()
+    replay = subprocess.run([sys.executable, "-c", PLAIN_REPLAY, db_url, str(spool.path)],
+                            capture_output=True, text=True, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    assert replay.stdout.split() == ["10", "10"]
+    engine = open_engine(db_url)
+    with engine.connect() as connection:
+        seqs = connection.execute(select(ResultRow.seq).where(ResultRow.run_id == "r1").order_by(ResultRow.seq)).scalars().all()
+    engine.dispose()
+    assert seqs == list(range(20))

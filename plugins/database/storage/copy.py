@@ -24,6 +24,7 @@ from typing import Any, Iterable
 
 import gevent
 from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
@@ -32,6 +33,7 @@ _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 def copy_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any]], skip_stored: bool = False) -> None:
     """Write ``rows`` (dicts keyed by column name) into ``table`` with one COPY; with ``skip_stored``,
     through a staging table, leaving out rows whose primary key is stored already."""
+    import psycopg2
     import psycopg2.extensions
 
     columns = [column.name for column in table.columns]
@@ -46,13 +48,15 @@ def copy_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any
     statement = f"COPY {into} ({', '.join(columns)}) FROM STDIN"
     wait_callback = psycopg2.extensions.get_wait_callback()
     if wait_callback is None:
-        _copy(connection, statement, buffer)
-        return
-    psycopg2.extensions.set_wait_callback(None)
-    try:
-        failure = gevent.get_hub().threadpool.apply(_copy_returning_failure, (connection, statement, buffer))
-    finally:
-        psycopg2.extensions.set_wait_callback(wait_callback)
+        failure = _copy_returning_failure(connection, statement, buffer)
+    else:
+        psycopg2.extensions.set_wait_callback(None)
+        try:
+            failure = gevent.get_hub().threadpool.apply(_copy_returning_failure, (connection, statement, buffer))
+        finally:
+            psycopg2.extensions.set_wait_callback(wait_callback)
+    if isinstance(failure, psycopg2.Error):  # as SQLAlchemy wraps every other statement's: DataError, OperationalError...
+        raise DBAPIError.instance(statement, None, failure, psycopg2.Error, hide_parameters=True) from None
     if failure is not None:
         raise failure
     if skip_stored:
