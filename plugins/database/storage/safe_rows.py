@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from healthcrawl.plugins.database.storage.schema import ResultRow
+
 MAX_TARGET_LENGTH = 8192
 """The longest target stored as is (in characters); a longer one is stored cut, as ``invalid_target``.
 
@@ -59,11 +61,11 @@ def storable_text(text: str, limit: int) -> str:
 
 
 def safe_form(row: dict[str, Any], reason: str) -> dict[str, Any]:
-    """The ``invalid_target`` results row that stands for ``row``, which could not be stored as is."""
-    return {
-        **{key: None for key in row},
-        "run_id": row["run_id"],
-        "seq": row["seq"],
+    """The ``invalid_target`` results row that stands for ``row``, which could not be stored as is.
+
+    Its target is made storable and the reason goes in ``error``; every other column that may be
+    ``NULL`` is, the counts are 0, and any other required column keeps the row's value."""
+    safe = {
         "target": storable_text(row["target"], MAX_TARGET_LENGTH),
         "ok": False,
         "error_kind": "invalid_target",
@@ -71,6 +73,8 @@ def safe_form(row: dict[str, Any], reason: str) -> dict[str, Any]:
         "redirects": 0,
         "body_bytes": 0,
         "body_truncated": False,
-        "started_at": row["started_at"],
-        "finished_at": row["finished_at"],
     }
+    for column in ResultRow.__table__.columns:
+        if column.name not in safe and column.name in row:
+            safe[column.name] = None if column.nullable else row[column.name]
+    return safe
