@@ -7,6 +7,7 @@ the server).
 
 import uuid
 
+import gevent
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
@@ -92,3 +93,18 @@ def on_result():
     yield register
     for name in plugins:
         get_plugin_manager().unregister(name=name)
+
+
+@pytest.fixture
+def wait_until():
+    """``wait_until(condition, seconds=240)``: poll ``condition`` (yielding to other greenlets) until it holds
+    (``True``) or ``seconds`` have passed (``False``)."""
+
+    def wait(condition, seconds=240.0):
+        for _ in range(int(seconds / 0.02)):
+            if condition():
+                return True
+            gevent.sleep(0.02)
+        return condition()
+
+    return wait

@@ -81,16 +81,7 @@ def test_a_database_that_never_returns_leaves_a_spool_to_replay(relay, on_result
     assert stored(server_db_url, run_id)[0] == after
 
 
-def wait_until(condition, seconds=120.0):
-    """Poll ``condition`` until it holds (``True``) or ``seconds`` have passed (``False``)."""
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return True
-        gevent.sleep(0.02)
-    return condition()
-
-
-def test_a_full_spool_makes_the_crawl_wait_for_the_database(relay, on_result, server_db_url, tmp_path):
+def test_a_full_spool_makes_the_crawl_wait_for_the_database(relay, on_result, server_db_url, tmp_path, wait_until):
     # Progress, not time: the database stays away until the spool is full and one more retry has
     # failed; meanwhile the crawl must hand over no further result and the spool must stop growing.
     progress = {"results": 0}

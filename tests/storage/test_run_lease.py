@@ -7,7 +7,6 @@ import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
 
-import gevent
 from sqlalchemy import func, select, update
 
 from healthcrawl import RunInfo
@@ -25,14 +24,6 @@ def healthcrawl(*args, cwd):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(condition, seconds=120.0):
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return True
-        gevent.sleep(0.05)
-    return condition()
-
-
 def the_run(db_url):
     engine = open_engine(db_url)
     with engine.connect() as connection:
@@ -42,7 +33,7 @@ def the_run(db_url):
     return runs, dict(per_seq)
 
 
-def test_a_run_has_one_owner_and_a_dead_owners_run_is_resumed_by_plain_resume(db_url, tmp_path):
+def test_a_run_has_one_owner_and_a_dead_owners_run_is_resumed_by_plain_resume(db_url, tmp_path, wait_until):
     with HTTPTestServer() as server:
         server.route("/slow", delay=0.05)
         config = tmp_path / "crawl.yaml"
@@ -53,7 +44,7 @@ def test_a_run_has_one_owner_and_a_dead_owners_run_is_resumed_by_plain_resume(db
             sinks: [{{type: sqlalchemy, url: "{db_url}", spool_dir: "{tmp_path}/spool"}}]
         """))
         owner = healthcrawl("run", str(config), cwd=tmp_path)
-        assert wait_for(lambda: sum(server.hits.values()) >= 40 and the_run(db_url)[1])
+        assert wait_until(lambda: sum(server.hits.values()) >= 40 and the_run(db_url)[1])
         (run_id, state, holder), = the_run(db_url)[0]
         assert (state, holder) == ("running", f"{socket.gethostname()}:{owner.pid}")
 
@@ -86,7 +77,7 @@ def test_a_run_has_one_owner_and_a_dead_owners_run_is_resumed_by_plain_resume(db
     assert sorted(per_seq) == list(range(TARGETS)) and set(per_seq.values()) == {1}
 
 
-def test_the_heartbeat_renews_the_lease_and_finishing_gives_it_up(db_url, monkeypatch):
+def test_the_heartbeat_renews_the_lease_and_finishing_gives_it_up(db_url, monkeypatch, wait_until):
     monkeypatch.setattr(lease, "LEASE_SECONDS", 0.2)
     engine = open_engine(db_url)
     store = ResultStore(engine)
@@ -101,7 +92,7 @@ def test_the_heartbeat_renews_the_lease_and_finishing_gives_it_up(db_url, monkey
     assert owner == lease.this_process()
     beat = lease.Heartbeat(engine, "r1")
     try:
-        assert wait_for(lambda: lease_of_r1()[1] > first)
+        assert wait_until(lambda: lease_of_r1()[1] > first)
     finally:
         beat.stop()
     store.finish_run("r1", "completed")

@@ -4,7 +4,6 @@ import subprocess
 import sys
 import textwrap
 
-import gevent
 from sqlalchemy import func, select
 
 from healthcrawl.plugins.database.storage.engines import open_engine
@@ -31,15 +30,7 @@ HOLD_THE_LOCK = textwrap.dedent("""
 """)
 
 
-def wait_until(condition, seconds=240.0):
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return True
-        gevent.sleep(0.02)
-    return condition()
-
-
-def test_a_locked_sqlite_database_times_out_no_healthy_target(tmp_path, on_result):
+def test_a_locked_sqlite_database_times_out_no_healthy_target(tmp_path, on_result, wait_until):
     database = tmp_path / "h.db"
     signals = {name: tmp_path / name for name in ("lock", "locked", "release")}
     holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, str(database), *map(str, signals.values())])
