@@ -35,13 +35,16 @@ class Target:
     raw line when ``invalid`` says why it cannot be crawled. ``fields`` carries
     per-target values from the source (for example a CSV column) that checks may read.
     ``seq`` is the target's position in the run's sources (0, 1, 2, ...), set by the engine
-    when it reads the target; sources leave it ``None``.
+    when it reads the target; sources leave it ``None``. ``request`` overrides parts of the
+    crawl's request spec for this target (a source's ``request:`` option, credentials that
+    were in the URL); it is left out of ``repr`` because it may hold secrets.
     """
 
     url: str
     fields: Mapping[str, Any] = field(default_factory=dict)
     invalid: str | None = None
     seq: int | None = None
+    request: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,11 @@ class TlsInfo:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one fetch saw; checks evaluate this instead of doing their own I/O."""
+    """What one fetch saw; checks evaluate this instead of doing their own I/O.
+
+    ``headers`` are those of the response the checks judge; a fetch gives a mapping whose
+    lookups ignore case (``headers.get("content-type")``).
+    """
 
     target: Target
     status_code: int | None = None
@@ -83,6 +90,8 @@ class Snapshot:
     timings: Timings = field(default_factory=Timings)
     error_kind: str | None = None
     error: str | None = None
+    attempts: int = 1
+    """Requests made for the target (more than 1 when transient failures were retried)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,8 @@ class Result:
     finished_at: datetime
     seq: int | None = None
     """The target's position in the run's sources: with ``run_id``, what identifies the result."""
+    attempts: int = 1
+    """How many times the target was fetched: 1, or more when transient failures were retried."""
 
     @classmethod
     def from_snapshot(
@@ -143,6 +154,7 @@ class Result:
             started_at=started_at,
             finished_at=finished_at,
             seq=snapshot.target.seq,
+            attempts=snapshot.attempts,
         )
 
     def to_record(self) -> dict[str, Any]:

@@ -1,26 +1,53 @@
-"""Turning a line of a target list into a ``Target``: a URL, or a bare domain meaning ``https://domain/``."""
+"""Turning a line of a target list into a ``Target``: a URL, or a bare domain meaning ``https://domain/``.
+
+Credentials in a URL (``https://user:secret@host/``) become the target's basic auth and
+never its ``url``: that shows them masked (``https://user:***@host/``), and so does every
+record, log line and error that names the target.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from healthcrawl.records import Target
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _SCHEMES = ("http", "https")
+_PASSWORD_IN_URL = re.compile(r"(://[^/\s:@]*):[^/\s]*@")
+MASK = "***"
 
 
-def parse_target(line: str, fields: Mapping[str, Any] | None = None) -> Target:
-    """Parse one target; an unusable line gives ``Target(url=line, invalid=reason)``."""
+def parse_target(line: str, fields: Mapping[str, Any] | None = None, request: Mapping[str, Any] | None = None) -> Target:
+    """Parse one target; an unusable line gives ``Target(url=line, invalid=reason)`` (its password masked).
+
+    ``request`` holds the source's overrides of the crawl's request spec (loaded by
+    ``RequestSpecSchema``); credentials in the URL add basic auth to them.
+    """
     text = line.strip()
     fields = dict(fields or {})
     try:
-        return Target(url=normalise_url(text), fields=fields)
+        url = normalise_url(text)
     except ValueError as reason:
-        return Target(url=text, fields=fields, invalid=str(reason))
+        return Target(url=mask_credentials(text), fields=fields, invalid=mask_credentials(str(reason)), request=request)
+    parts = urlsplit(url)
+    if parts.username is None:
+        return Target(url=url, fields=fields, request=request)
+    auth = ("basic", unquote(parts.username), unquote(parts.password or ""))
+    return Target(url=mask_credentials(url), fields=fields, request={**(request or {}), "auth": auth})
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (``https://user:***@host/``)."""
+    return _PASSWORD_IN_URL.sub(rf"\1:{MASK}@", text) if "@" in text else text
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without its ``user:password@`` part: what is requested."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if "@" in parts.netloc else url
 
 
 def normalise_url(text: str) -> str:

@@ -7,10 +7,12 @@ monkey.patch_all()
 import logging  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
+import uuid  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
 import pytest  # noqa: E402
+from sqlalchemy import create_engine, make_url, text  # noqa: E402
 
 from healthcrawl.cli.main import main  # noqa: E402
 
@@ -86,3 +88,46 @@ def healthcrawl_cli(capsys, monkeypatch):
         return CommandResult(exit_code, out, err)
 
     return run
+
+
+@pytest.fixture
+def isolated_database(request, tmp_path):
+    """``isolated_database(kind)``: the URL of an empty database of ``kind`` (sqlite, postgresql, mysql) for this test.
+
+    On PostgreSQL that is a fresh schema (``search_path``), on MariaDB a fresh database; both are
+    dropped afterwards, so tests never see each other's rows, nor the tables other suites (or
+    other checkouts of healthcrawl, at other schema revisions) left in the shared ``test`` database.
+    """
+    drops = []
+
+    def make(kind: str) -> str:
+        url, drop = _isolated_url(kind, request, tmp_path)
+        drops.append(drop)
+        return url
+
+    yield make
+    for drop in drops:
+        drop()
+
+
+def _isolated_url(kind: str, request, tmp_path):
+    """A URL to an empty database of ``kind``, and a function that drops it."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path}/healthcrawl.db", lambda: None
+    server_url = request.getfixturevalue("postgres_url" if kind == "postgresql" else "mysql_url")
+    name = f"hc_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {name}" if kind == "postgresql" else f"CREATE DATABASE {name}"))
+    url = make_url(server_url)
+    if kind == "postgresql":
+        url = url.update_query_dict({"options": f"-csearch_path={name}"})
+    else:
+        url = url.set(database=name)
+
+    def drop():
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {name} CASCADE" if kind == "postgresql" else f"DROP DATABASE {name}"))
+        admin.dispose()
+
+    return url.render_as_string(hide_password=False), drop

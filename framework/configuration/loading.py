@@ -2,8 +2,10 @@
 
 Sections: ``crawl`` (settings of the crawl itself), ``sources``, ``checks`` and
 ``sinks`` (lists of ``{type: NAME, ...options}`` entries validated by the options
-schema of the registered type). ``${NAME}`` (or ``${NAME:-default}``) in any string
-expands from the environment. Every problem is reported with its place, e.g.
+schema of the registered type); a check entry may also have a ``name`` (default: its type),
+unique among the checks, that its outcomes carry (a check type whose own options have a
+``name`` keeps that key, and its checks keep the type's name). ``${NAME}`` (or
+``${NAME:-default}``) in any string expands from the environment. Every problem is reported with its place, e.g.
 ``checks[1].min_days: must be at least 0``; an unknown key or section name gets a "did you mean"
 when a known one is close.
 """
@@ -48,6 +50,8 @@ class ComponentSpec:
     type: ComponentType
     options: Any
     place: str
+    name: str | None = None
+    """A check's name (its ``name:`` key, else its type name); ``None`` for sources and sinks."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,7 @@ def _load_components(
         problems.append(f"{section}: must be a list of {{type: ...}} entries")
         return ()
     specs = []
+    named: dict[str, str] = {}  # check name -> place of the check that has it
     for index, entry in enumerate(entries):
         place = f"{section}[{index}]"
         if not isinstance(entry, Mapping):
@@ -174,15 +179,33 @@ def _load_components(
             known = ", ".join(names) or "none"
             problems.append(f"{place}.type: unknown {kind} type {type_name!r}{hint} (known: {known})")
             continue
-        options = {k: v for k, v in entry.items() if k != "type"}
         schema = component_type.cls.Options(unknown=RAISE)
+        # A check's name is the core's key, unless the check's own options have a "name" (older plugins).
+        nameable = kind == "check" and "name" not in schema.fields
+        options = {k: v for k, v in entry.items() if k != "type" and not (nameable and k == "name")}
+        name = None
+        if kind == "check":
+            name = _check_name(entry if nameable else {}, type_name, place, named, problems)
         try:
             loaded = schema.load(options)
         except ValidationError as error:
             problems.extend(format_messages(error.messages, place, schema))
             continue
-        specs.append(ComponentSpec(component_type, loaded, place))
+        specs.append(ComponentSpec(component_type, loaded, place, name))
     return tuple(specs)
+
+
+def _check_name(entry: Mapping, type_name: str, place: str, named: dict[str, str], problems: list[str]) -> str:
+    """A check entry's name (``name:``, else its type), noted in ``named``; a problem when it is empty or taken."""
+    name = entry.get("name", type_name)
+    if not isinstance(name, str) or not name.strip():
+        problems.append(f"{place}.name: must be a non-empty string")
+        return type_name
+    if name in named:
+        hint = "" if "name" in entry else " (its type's default name); give one of them a name"
+        problems.append(f"{place}.name: duplicate check name {name!r}, {named[name]} has it{hint}")
+    named.setdefault(name, place)
+    return name
 
 
 def format_messages(messages: Any, place: str, schema: Schema | None = None) -> list[str]:

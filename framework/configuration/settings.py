@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from healthcrawl import __version__
+from healthcrawl.configuration.request_spec import RequestSpec, RequestSpecField
+from healthcrawl.configuration.retries import RetrySettings, RetrySettingsSchema
 from healthcrawl.fetching.resolver import RESOLVERS, split_nameserver
+from healthcrawl.target_parsing import mask_credentials
 
 
 def at_least(minimum: float) -> validate.Range:
@@ -59,6 +62,21 @@ class CrawlSettings:
     per_host_delay: float = 0.0
     batch_size: int = 500
     workers: int = field(default_factory=default_workers)
+    request: RequestSpec = RequestSpec()
+    retries: RetrySettings = RetrySettings()
+
+    def to_record(self) -> dict:
+        """The settings as JSON-ready data, secrets masked: what a sink may store with a run."""
+        record = {spec.name: getattr(self, spec.name) for spec in dataclasses.fields(self)}
+        record.update(
+            proxy=self.proxy and mask_credentials(self.proxy),
+            nameservers=list(self.nameservers),
+            request=self.request.to_record(),
+            retries=dataclasses.asdict(self.retries),
+        )
+        record["retries"]["on_error_kinds"] = list(self.retries.on_error_kinds)
+        record["retries"]["on_status"] = list(self.retries.on_status)
+        return record
 
 
 def _default(name: str):
@@ -148,6 +166,17 @@ class CrawlSettingsSchema(Schema):
         },
     )
 
+    request = RequestSpecField(
+        load_default=dict,
+        metadata={"description": "The request sent for each target (method, headers, body, auth, client certificate, "
+                  "follow_redirects); sources and targets override parts of it (see Requests, checks and retries)."},
+    )
+    retries = fields.Nested(
+        RetrySettingsSchema,
+        load_default=_default("retries"),
+        metadata={"default_text": "no retry", "description": "Retry transient failures: attempts, on_error_kinds, on_status, backoff, within_deadline."},
+    )
+
     @validates_schema
     def nameservers_are_addresses(self, data: dict, **kwargs) -> None:
         ports, bad = set(), {}
@@ -170,4 +199,5 @@ class CrawlSettingsSchema(Schema):
     @post_load
     def make_settings(self, data: dict, **kwargs) -> CrawlSettings:
         data["nameservers"] = tuple(data["nameservers"])
+        data["request"] = RequestSpec().overridden(data["request"])
         return CrawlSettings(**data)

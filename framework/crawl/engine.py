@@ -185,7 +185,10 @@ def _instantiate(specs, context: ComponentContext) -> list:
     components = []
     for spec in specs:
         try:
-            components.append(spec.type.cls.from_config(spec.options, context))
+            component = spec.type.cls.from_config(spec.options, context)
+            if spec.name is not None:
+                component.configured_name = spec.name
+            components.append(component)
         except ComponentDisabled as reason:
             log.warning("%s (%s) is disabled: %s", spec.place, spec.type.name, reason)
         except ConfigError as error:

@@ -11,6 +11,17 @@ import urllib3.exceptions as u3
 
 from healthcrawl.errors import one_line
 
+EMPTY_REPLY = "the server closed the connection without sending a response (empty reply)"
+HTTP2_ONLY = "server speaks only HTTP/2"
+HTTP2_ONLY_CLOSED = f"{HTTP2_ONLY} (it closed the connection on an HTTP/1.1 request and answers the HTTP/2 preface)"
+CLIENT_CERTIFICATE_REQUIRED = "the server requires a client certificate"
+_HTTP2_FRAME_START = "\x00\x00"
+"""How the bytes an HTTP/2 server sends first (a SETTINGS frame's length) look where a status line should be."""
+_CLIENT_CERTIFICATE_ALERTS = ("CERTIFICATE_REQUIRED", "ALERT_BAD_CERTIFICATE")
+"""Alerts a server sends about the client's certificate: TLS 1.3's "certificate required", or "bad
+certificate" (Go's servers send it when none came); a TLS 1.2 refusal is a bare "handshake failure"."""
+_NO_APPLICATION_PROTOCOL = ("NO_APPLICATION_PROTOCOL", "no application protocol")
+
 # Checked in order: the first kind with a matching exception anywhere in the chain wins.
 _KINDS_BY_EXCEPTION: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
     ("invalid_target", (requests.exceptions.InvalidURL, u3.LocationParseError, requests.exceptions.MissingSchema)),
@@ -41,19 +52,47 @@ _DEADLINE_KIND_BY_PHASE = {"dns": "dns_error", "connect": "connect_timeout"}
 
 
 def classify(error: BaseException) -> tuple[str, str]:
-    """Return ``(error_kind, detail)`` for an exception raised while fetching a target."""
+    """Return ``(error_kind, detail)`` for an exception raised while fetching a target.
+
+    Failures that look alike are told apart: an empty reply and an HTTP/2-only server
+    (``protocol_error``), a server that wants a client certificate (``tls_error``).
+    """
     chain = list(_exception_chain(error))
     for kind, types in _KINDS_BY_EXCEPTION:
         for cause in chain:
             if isinstance(cause, types):
-                return kind, _detail(cause, chain)
+                return _sharpened(kind, chain, _detail(cause, chain))
     return "internal_error", f"{type(error).__name__}: {error}"
+
+
+def _sharpened(kind: str, chain: list[BaseException], detail: str) -> tuple[str, str]:
+    """``(kind, detail)``, the detail led by what the failure means when it is easy to misread.
+
+    ``RemoteDisconnected`` is a ``ConnectionResetError`` too, but no reset happened: the peer
+    closed cleanly before any status line.
+    """
+    if any(isinstance(cause, http.client.RemoteDisconnected) for cause in chain):
+        return "protocol_error", EMPTY_REPLY
+    if any(_is_http2_preface(cause) for cause in chain):
+        return "protocol_error", f"{HTTP2_ONLY} (it answered an HTTP/1.1 request with HTTP/2 frames)"
+    if kind == "tls_error" and any(marker in detail for marker in _NO_APPLICATION_PROTOCOL):
+        return "protocol_error", f"{HTTP2_ONLY} (the handshake found no common application protocol: {detail})"
+    if kind == "tls_error" and any(marker in detail for marker in _CLIENT_CERTIFICATE_ALERTS):
+        return kind, f"{CLIENT_CERTIFICATE_REQUIRED} ({detail})"
+    return kind, detail
 
 
 def classify_deadline(phase: str, seconds: float) -> tuple[str, str]:
     """Return ``(error_kind, detail)`` for a target that ran out of its total deadline in ``phase``."""
     kind = _DEADLINE_KIND_BY_PHASE.get(phase, "timeout")
     return kind, f"no result within the {seconds:g} s deadline (during {phase})"
+
+
+def _is_http2_preface(cause: BaseException) -> bool:
+    """Whether ``cause`` is a bad status line that is really the start of an HTTP/2 frame."""
+    if not isinstance(cause, http.client.BadStatusLine):
+        return False
+    return bool(cause.args) and str(cause.args[0]).startswith(_HTTP2_FRAME_START)
 
 
 def _exception_chain(error: BaseException):

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import gevent
 import requests
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
+from requests.structures import CaseInsensitiveDict
 
+from healthcrawl.configuration.request_spec import RequestSpec, target_overrides
+from healthcrawl.configuration.retries import RetrySettings
 from healthcrawl.configuration.settings import CrawlSettings
-from healthcrawl.fetching.error_kinds import classify, classify_deadline
+from healthcrawl.fetching.error_kinds import EMPTY_REPLY, HTTP2_ONLY_CLOSED, classify, classify_deadline
 from healthcrawl.fetching.host_limits import HostLimiter
 from healthcrawl.fetching.request import OutgoingRequest
 from healthcrawl.fetching.resolver import build_resolver
@@ -19,11 +25,22 @@ from healthcrawl.fetching.tls_facts import describe_certificate
 from healthcrawl.fetching.trace import FetchTrace, Handshake
 from healthcrawl.fetching.transport import Transport
 from healthcrawl.records import Snapshot, Target, TlsInfo
+from healthcrawl.target_parsing import mask_credentials, without_userinfo
 
 READ_CHUNK = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 NO_HANDSHAKE = Handshake(peer_cert_der=None, version=None, verified=False)
 """What a TLS error reports when no certificate could be read at all."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+T = TypeVar("T")
+
+
+@dataclass
+class _Chain:
+    """The requests of one fetch's redirect chain: their URLs, and whether credentials still go with them."""
+
+    urls: list[str] = field(default_factory=list)
+    credentials_carried: bool = True
 
 
 def build_fetcher(
@@ -49,11 +66,18 @@ def build_fetcher(
         max_redirects=settings.max_redirects,
         prepare_request=prepare_request,
         host_limiter=HostLimiter(settings.per_host_concurrency, settings.per_host_delay),
+        request=settings.request,
+        retries=settings.retries,
     )
 
 
 class Fetcher:
-    """Fetches targets through one transport; each fetch runs under one hard total deadline of ``timeout`` seconds."""
+    """Fetches targets through one transport; each fetch runs under one hard total deadline of ``timeout`` seconds.
+
+    What is sent is ``request`` as the target overrides it (``Target.request``, then its
+    fields); credentials (basic or bearer auth, an ``Authorization`` header) never follow a
+    redirect to another host. Transient failures are fetched again as ``retries`` says.
+    """
 
     def __init__(
         self,
@@ -64,8 +88,12 @@ class Fetcher:
         max_redirects: int,
         prepare_request: Callable[[OutgoingRequest], None] = lambda request: None,
         host_limiter: HostLimiter | None = None,
+        request: RequestSpec = RequestSpec(),
+        retries: RetrySettings = RetrySettings(),
     ):
         self.transport = transport
+        self.request = request
+        self.retries = retries
         self.timeout = timeout
         self.max_body_bytes = max_body_bytes
         self.max_redirects = max_redirects
@@ -80,24 +108,66 @@ class Fetcher:
         """Fetch ``target`` and describe the outcome; never raises for network trouble.
 
         With per-host limits, waiting for the host's turn comes first and counts
-        against neither the deadline nor the timings.
+        against neither the deadline nor the timings; retries of the target keep its turn.
+        A target whose own request fields are unusable gives ``invalid_target``.
         """
+        try:
+            spec = self._request_for(target)
+        except ValueError as reason:
+            return Snapshot(target=target, error_kind="invalid_target", error=f"request field {reason}")
         if self.host_limiter is None:
-            return self._fetch(target)
-        with self.host_limiter.slot(urlsplit(target.url).hostname or ""):
-            return self._fetch(target)
+            return self._fetch_with_retries(target, spec, None)
+        host = urlsplit(target.url).hostname or ""
+        with self.host_limiter.slot(host):
+            return self._fetch_with_retries(target, spec, host)
 
-    def _fetch(self, target: Target) -> Snapshot:
+    def _request_for(self, target: Target) -> RequestSpec:
+        """The crawl's request spec with the target's overrides: its source's (and URL's), then its own fields'."""
+        spec = self.request
+        if target.request:
+            spec = spec.overridden(target.request)
+        if target.fields:
+            spec = spec.overridden(target_overrides(target.fields))
+        return spec
+
+    def _fetch_with_retries(self, target: Target, spec: RequestSpec, host: str | None) -> Snapshot:
+        """Fetch, and fetch again while the outcome is transient and attempts (and, by default, the deadline) last.
+
+        Before each retry: the backoff, then the host's turn (``per_host_delay`` between starts).
+        """
+        retries = self.retries
+        started = time.monotonic()
+        snapshot = self._fetch(target, spec, self.timeout)
+        attempt = 1
+        while attempt < retries.attempts and retries.is_transient(snapshot.error_kind, snapshot.status_code):
+            wait = retries.wait_before(attempt + 1)
+            if retries.within_deadline and time.monotonic() - started + wait >= self.timeout:
+                break
+            gevent.sleep(wait)
+            if host is not None:
+                self.host_limiter.wait_for_turn(host)
+            seconds = self.timeout
+            if retries.within_deadline:
+                seconds -= time.monotonic() - started
+                if seconds <= 0:
+                    break
+            attempt += 1
+            snapshot = self._fetch(target, spec, seconds)
+        return snapshot if attempt == 1 else dataclasses.replace(snapshot, attempts=attempt)
+
+    def _fetch(self, target: Target, spec: RequestSpec, seconds: float) -> Snapshot:
+        """One attempt: the redirect chain and the body, under a deadline of ``seconds``."""
         trace = FetchTrace()
-        sent: list[str] = []  # the URL of each request of the redirect chain, in order
+        chain = _Chain()
         response: requests.Response | None = None
         body, truncated = b"", False
         error_kind = error = None
         rejected: Handshake | None = None
-        deadline = gevent.Timeout(self.timeout)
+        url = without_userinfo(target.url) if "@" in target.url else target.url
+        deadline = gevent.Timeout(seconds)
         deadline.start()
         try:
-            response = self._follow(target, trace, sent)
+            response = self._follow(target, url, spec, trace, chain)
             with contextlib.closing(response):
                 body, truncated = self._read_body(response)
         except gevent.Timeout as fired:
@@ -106,53 +176,83 @@ class Fetcher:
             error_kind, error = classify_deadline(trace.phase, self.timeout)
         except Exception as failure:  # every network failure becomes an error kind
             error_kind, error = classify(failure)
-            if error_kind == "tls_error":
-                rejected = self._read_rejected_handshake(sent[-1] if sent else target.url, trace, deadline)
+            error = mask_credentials(error)
+            last_url = chain.urls[-1] if chain.urls else url
+            if error_kind == "tls_error" and trace.handshake is None and last_url.startswith("https:"):
+                rejected = self._probe(lambda: self.transport.read_unverified_handshake(last_url), deadline)
+            elif error == EMPTY_REPLY and last_url.startswith("http:"):
+                if self._probe(lambda: self.transport.answers_http2_preface(last_url), deadline):
+                    error = HTTP2_ONLY_CLOSED
         finally:
             deadline.close()
         return Snapshot(
             target=target,
             status_code=None if response is None else response.status_code,
-            headers={} if response is None else dict(response.headers),
+            headers=CaseInsensitiveDict() if response is None else response.headers,
             body=body,
             body_truncated=truncated,
-            final_url=sent[-1] if sent else target.url,
-            redirects=max(len(sent) - 1, 0),
+            final_url=_shown_final_url(target.url, url, chain),
+            redirects=max(len(chain.urls) - 1, 0),
             tls=_tls_facts(trace, error_kind, rejected),
             timings=trace.timings(),
             error_kind=error_kind,
             error=error,
         )
 
-    def _follow(self, target: Target, trace: FetchTrace, sent: list[str]) -> requests.Response:
-        """Send the requests of the redirect chain, appending each URL to ``sent``; return the last response, unread."""
-        url = target.url
+    def _follow(self, target: Target, url: str, spec: RequestSpec, trace: FetchTrace, chain: _Chain) -> requests.Response:
+        """Send the requests of the redirect chain from ``url``, noting each in ``chain``; return the last response, unread.
+
+        With ``follow_redirects`` off, the first response is the last. A 303 (and a 301 or 302
+        answering a POST) turns the next request into a body-less GET, as browsers do.
+        """
+        first_url = url
+        method, body = spec.method, spec.body
+        headers = spec.request_headers()
+        client_cert = (spec.client_cert, spec.client_key) if spec.client_cert else None
         cookies: RequestsCookieJar | None = None  # set by a hop, sent on the next ones (login redirects)
         while True:
-            outgoing = OutgoingRequest(target=target, url=url)
+            carried = chain.credentials_carried
+            outgoing = OutgoingRequest(
+                target=target,
+                url=url,
+                headers=dict(headers) if carried else _without_authorization(headers),
+                auth=spec.basic_auth if carried else None,
+                method=method,
+                body=body,
+            )
             self.prepare_request(outgoing)
             url = outgoing.url
-            sent.append(url)
-            response = self.transport.get(
+            chain.urls.append(url)
+            response = self.transport.send(
                 url,
                 headers=outgoing.headers,
                 auth=outgoing.auth,
-                normalised=url == target.url,
+                normalised=url == first_url,
                 trace=trace,
+                method=outgoing.method,
+                body=outgoing.body,
                 cookies=cookies,
+                client_cert=client_cert,
             )
             location = response.headers.get("Location")
-            if response.status_code not in REDIRECT_STATUSES or not location:
+            if not spec.follow_redirects or response.status_code not in REDIRECT_STATUSES or not location:
                 return response
             with contextlib.closing(response):
                 if "Set-Cookie" in response.headers:
                     cookies = cookies if cookies is not None else RequestsCookieJar()
                     extract_cookies_to_jar(cookies, response.request, response.raw)
-                if len(sent) > self.max_redirects:
+                if len(chain.urls) > self.max_redirects:
                     raise requests.TooManyRedirects(
                         f"more than {self.max_redirects} redirects (last Location: {location})"
                     )
-                url = urljoin(url, location)
+                next_url = urljoin(url, location)
+                if carried and _leaves_origin(url, next_url):
+                    chain.credentials_carried = False
+                status = response.status_code
+                if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+                    method, body = "GET", None
+                    headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+                url = next_url
 
     def _read_body(self, response: requests.Response) -> tuple[bytes, bool]:
         """Read at most ``max_body_bytes`` decoded bytes; report whether more was left unread."""
@@ -168,28 +268,56 @@ class Fetcher:
         body = b"".join(chunks)
         return body[:limit], True
 
-    def _read_rejected_handshake(self, url: str, trace: FetchTrace, deadline: gevent.Timeout) -> Handshake | None:
-        """After a failed verified handshake, what an unverified one with ``url``'s server reads.
+    def _probe(self, probe: Callable[[], T], deadline: gevent.Timeout) -> T | None:
+        """Run a follow-up probe of a failed fetch (it runs under the fetch's deadline); ``None`` when that ran out.
 
-        ``None`` when there is nothing to read: the trace holds a handshake already, the URL
-        is not HTTPS, or the fetch's deadline ran out.
+        After a TLS error, an unverified handshake reads the rejected certificate; after an
+        empty reply, the HTTP/2 preface tells an HTTP/2-only server from a dropped request.
         """
-        if trace.handshake is not None or not url.startswith("https:"):
-            return None
         try:
-            return self.transport.read_unverified_handshake(url)
+            return probe()
         except gevent.Timeout as fired:
             if fired is not deadline:
                 raise
             return None
 
 
+def _leaves_origin(old_url: str, new_url: str) -> bool:
+    """Whether a redirect from ``old_url`` to ``new_url`` must drop credentials (requests' rule).
+
+    They stay on the same host, scheme and port, and on an upgrade from http to https on the default ports.
+    """
+    old, new = urlsplit(old_url), urlsplit(new_url)
+    if old.hostname != new.hostname:
+        return True
+    if old.scheme == "http" and new.scheme == "https" and old.port in (80, None) and new.port in (443, None):
+        return False
+    old_port = old.port or DEFAULT_PORTS.get(old.scheme)
+    new_port = new.port or DEFAULT_PORTS.get(new.scheme)
+    return old.scheme != new.scheme or old_port != new_port
+
+
+def _without_authorization(headers: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name.lower() != "authorization"}
+
+
+def _shown_final_url(target_url: str, first_url: str, chain: _Chain) -> str:
+    """The URL of the last request, with the target's masked ``user:***@`` when the credentials went with it."""
+    final = chain.urls[-1] if chain.urls else first_url
+    if target_url is first_url or not chain.credentials_carried:
+        return final
+    userinfo = urlsplit(target_url).netloc.rpartition("@")[0]
+    parts = urlsplit(final)
+    return parts._replace(netloc=f"{userinfo}@{parts.netloc}").geturl()
+
+
 def _tls_facts(trace: FetchTrace, error_kind: str | None, rejected: Handshake | None) -> TlsInfo | None:
-    """The certificate facts of a fetch: after a TLS error the rejected certificate's (never verified), else the traced one's."""
-    failed = error_kind == "tls_error"
-    handshake = rejected or trace.handshake or (NO_HANDSHAKE if failed else None)
+    """The certificate facts of a fetch: after a TLS error the rejected certificate's (never verified), else the traced one's.
+
+    A traced handshake is one that completed, so its ``verified`` stands even when the server
+    refused the connection afterwards (TLS 1.3 asks for a client certificate after the handshake).
+    """
+    handshake = rejected or trace.handshake or (NO_HANDSHAKE if error_kind == "tls_error" else None)
     if handshake is None:
         return None
-    return describe_certificate(
-        handshake.peer_cert_der, verified=handshake.verified and not failed, version=handshake.version
-    )
+    return describe_certificate(handshake.peer_cert_der, verified=handshake.verified, version=handshake.version)

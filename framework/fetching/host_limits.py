@@ -45,7 +45,7 @@ class HostLimiter:
                 entry[0].acquire()
             try:
                 if self.delay > 0:
-                    self._wait_for_turn(host)
+                    self.wait_for_turn(host)
                 yield
             finally:
                 if entry is not None:
@@ -56,7 +56,10 @@ class HostLimiter:
                 if entry[1] == 0:
                     del self._slots[host]
 
-    def _wait_for_turn(self, host: str) -> None:
+    def wait_for_turn(self, host: str) -> None:
+        """Wait until ``host`` may be started again (``delay`` after its latest start); a no-op without a delay."""
+        if self.delay <= 0:
+            return
         now = time.monotonic()
         start = max(now, self._next_start.get(host, now))
         self._next_start[host] = start + self.delay

@@ -108,14 +108,17 @@ class Source(Component):
 
 
 class Check(Component):
-    """Judges one snapshot. ``name`` defaults to the type name and appears in results.
+    """Judges one snapshot. ``name`` (the config entry's ``name:``, else the type name) appears in results.
 
     Checks run where targets are fetched: in the worker processes of a multi-worker crawl.
     """
 
+    configured_name: str | None = None
+    """The config entry's name, set by the core after building the check; ``None``: the type name."""
+
     @property
     def name(self) -> str:
-        return self.type_name
+        return self.configured_name or self.type_name
 
     def evaluate(self, snapshot: Snapshot) -> CheckOutcome:
         """Return the outcome for ``snapshot``; raising fails only this check."""

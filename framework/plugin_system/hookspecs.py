@@ -71,8 +71,9 @@ def healthcrawl_register_commands(register: Callable[[type["Command"]], None]) -
 def healthcrawl_prepare_request(request: "OutgoingRequest") -> None:
     """Adjust one outgoing request before it is sent (and again for each redirect hop).
 
-    ``request.headers`` (a dict) and ``request.auth`` (``(user, password)`` or ``None``)
-    may be changed in place; ``request.target`` and ``request.url`` say what is fetched.
+    ``request.headers`` (a dict), ``request.auth`` (``(user, password)`` or ``None``),
+    ``request.method`` and ``request.body`` may be changed in place; ``request.target`` and
+    ``request.url`` say what is fetched.
     Every implementation is called, in the greenlet fetching the target; keep it fast
     and free of blocking I/O. The return value is ignored. An exception fails this
     target with ``internal_error``; the crawl goes on.

@@ -77,6 +77,23 @@ class CertAuthority:
         leaf.configure_cert(context)
         return context
 
+    def client_certificate_path(self, name: str = "client.example") -> str:
+        """Path of a PEM file holding a new client certificate for ``name`` issued by this CA, and its key."""
+        path = os.path.join(os.path.dirname(self.ca_bundle_path), f"client-{name}.pem")
+        self._ca.issue_cert(name).private_key_and_cert_chain_pem.write_to_path(path)
+        return path
+
+    def server_certificate_path(self, folder: str | os.PathLike, hostnames: tuple[str, ...] = DEFAULT_HOSTNAMES) -> str:
+        """Write ``folder/server.pem``: a new certificate for ``hostnames`` from this CA and its key (for real servers)."""
+        path = os.path.join(folder, "server.pem")
+        self._ca.issue_cert(*hostnames).private_key_and_cert_chain_pem.write_to_path(path)
+        return path
+
+    def trust_client_certificates(self, context: ssl.SSLContext) -> None:
+        """Make a server ``context`` require a client certificate issued by this CA."""
+        context.verify_mode = ssl.CERT_REQUIRED
+        self._ca.configure_trust(context)
+
     def close(self) -> None:
         """Delete the CA bundle file, if it was written."""
         if self._remove_bundle_dir is not None:

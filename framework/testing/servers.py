@@ -7,6 +7,7 @@ context manager (``with HTTPTestServer() as srv: ...``) as well as having ``star
 
 from __future__ import annotations
 
+import base64
 import functools
 import gzip
 import http.client
@@ -41,8 +42,13 @@ GZIP_MEMBER_SIZE = 1024 * 1024
 MAX_DRIP_BYTES = 120
 MAX_REQUEST_LINE = 65536
 MAX_REQUEST_BODY = 1024 * 1024
-RAW_BEHAVIOURS = ("hang", "reset", "garbage", "close", "backlog_full")
+RAW_BEHAVIOURS = ("hang", "reset", "garbage", "close", "backlog_full", "h2_only")
 GARBAGE_RESPONSE = b"SSH-2.0-OpenSSH_9.6\r\nthis is not http\r\n"
+H2_SETTINGS_AND_GOAWAY = (
+    b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # an empty SETTINGS frame
+    b"\x00\x00\x08\x07\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"  # GOAWAY, PROTOCOL_ERROR
+)
+"""What an HTTP/2-only server sends a client that speaks HTTP/1.1 to it, before it closes."""
 PENDING_BACKLOG_FILLERS = 2
 RECORDED_REQUESTS = 1000
 """How many of the latest requests ``HTTPTestServer.requests`` keeps."""
@@ -121,6 +127,7 @@ class _Route:
 
 
 _NOT_FOUND = _Route(status=404, body=b"not found")
+_UNAUTHORISED = _Route(status=401, body=b"unauthorised", headers={"WWW-Authenticate": 'Basic realm="test"'})
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,9 @@ class ReceivedRequest:
 class HTTPTestServer(BackgroundServer):
     """An HTTP/1.1 (or HTTPS) keep-alive server whose answer per path is set with ``route()``.
 
-    Unknown paths get 404 ``not found``; ``/`` answers 200 ``ok``. The server never closes an idle
+    Unknown paths get 404 ``not found``; ``/`` answers 200 ``ok``. With ``basic_auth=(user, password)``
+    every request without those credentials gets 401; with ``client_ca`` (TLS only) the handshake
+    requires a client certificate issued by that CA. The server never closes an idle
     keep-alive connection before ``IDLE_TIMEOUT``, so the client is the side that closes first.
     ``bind_all_loopback=True`` listens on 0.0.0.0 so that every 127.x.y.z address reaches the
     server; connections to any non-loopback address are closed unanswered.
@@ -152,13 +161,18 @@ class HTTPTestServer(BackgroundServer):
         tls_kind: str = "valid",
         days_left: float | None = None,
         bind_all_loopback: bool = False,
+        basic_auth: tuple[str, str] | None = None,
+        client_ca: CertAuthority | None = None,
     ) -> None:
-        if not tls and (ca is not None or tls_kind != "valid" or days_left is not None):
-            raise ValueError("ca, tls_kind and days_left need tls=True")
+        if not tls and (ca is not None or tls_kind != "valid" or days_left is not None or client_ca is not None):
+            raise ValueError("ca, tls_kind, days_left and client_ca need tls=True")
         self._owns_ca = tls and ca is None
         self.ca = CertAuthority() if self._owns_ca else ca
         """The CA that issued the server certificate (None without TLS)."""
         self._tls_context = self.ca.server_context(tls_kind, days_left) if tls else None
+        if client_ca is not None:
+            client_ca.trust_client_certificates(self._tls_context)
+        self._authorization = None if basic_auth is None else _basic_authorization(*basic_auth)
         self.hits: Counter[str] = Counter()
         """Requests received per path (query string excluded)."""
         self.last_headers: dict[str, http.client.HTTPMessage] = {}
@@ -266,7 +280,8 @@ class HTTPTestServer(BackgroundServer):
             self.hits[request.path] += 1
             self.last_headers[request.path] = request.headers
             self.requests.append(request)
-            self._respond(sock, request, self._answer_for(request.path))
+            authorised = self._authorization is None or request.headers.get("Authorization") == self._authorization
+            self._respond(sock, request, self._answer_for(request.path) if authorised else _UNAUTHORISED)
             if not request.keep_alive:
                 return
 
@@ -306,6 +321,7 @@ class RawTCPServer(BackgroundServer):
     - "reset": read the request, then reset the connection (the client gets ECONNRESET).
     - "garbage": read the request, answer with an SSH banner instead of HTTP and close.
     - "close": read the request, then close cleanly without answering.
+    - "h2_only": read the request, answer as an HTTP/2-only server does (SETTINGS, GOAWAY) and close.
     - "backlog_full": never accept; ``start()`` fills the accept queue so that the next client's
       SYN is dropped and its connect times out.
     """
@@ -358,6 +374,8 @@ class RawTCPServer(BackgroundServer):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             elif self.behaviour == "garbage":
                 sock.sendall(GARBAGE_RESPONSE)
+            elif self.behaviour == "h2_only":
+                sock.sendall(H2_SETTINGS_AND_GOAWAY)
         except OSError:
             pass
         # returning closes the socket: cleanly, or with a reset when SO_LINGER(1, 0) is set
@@ -395,6 +413,10 @@ def _read_request(rfile: BinaryIO) -> ReceivedRequest | None:
     body = rfile.read(body_length)
     keep_alive = version == "HTTP/1.1" and "close" not in headers.get("Connection", "").lower()
     return ReceivedRequest(method, urlsplit(target).path or "/", headers, body, keep_alive)
+
+
+def _basic_authorization(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def _format_head(status: int, headers: Mapping[str, str]) -> bytes:

@@ -53,6 +53,7 @@ class StatusCheck(Check):
     """Passes when the final response's status code is expected.
 
     A target's own ``expect_status`` field (for example a CSV column) overrides ``expect``.
+    A redirect that was not followed (``follow_redirects: false``) shows its ``Location``.
     """
 
     type_name = "status"
@@ -71,7 +72,9 @@ class StatusCheck(Check):
                 return self.outcome(False, f"expect_status {text!r} is not valid: {reasons}")
         code = snapshot.status_code
         ok = code is not None and any(low <= code <= high for low, high in ranges)
-        return self.outcome(ok, f"status {code}" + ("" if ok else f", expected {text}"))
+        location = snapshot.headers.get("Location") if code is not None and 300 <= code < 400 else None
+        shown = f"status {code}" + (f" to {location}" if location else "")
+        return self.outcome(ok, shown + ("" if ok else f", expected {text}"))
 
 
 @functools.lru_cache(maxsize=1024)

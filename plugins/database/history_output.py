@@ -36,6 +36,11 @@ def database_options(config: CrawlConfig) -> dict | None:
     return None
 
 
+def expiry_check_name(config: CrawlConfig) -> str:
+    """The name of the config's first ``tls_expiry`` check (what ``diff`` follows), ``tls_expiry`` without one."""
+    return next((spec.name for spec in config.checks if spec.type.name == "tls_expiry"), "tls_expiry")
+
+
 def command_runs(args) -> int:
     runs = _with_engine(args, lambda engine: list_runs(engine, args.limit))
     if args.format == "json":
@@ -58,7 +63,8 @@ def command_show(args) -> int:
 
 
 def command_diff(args) -> int:
-    diff = _with_engine(args, lambda engine: diff_runs(engine, args.run_a, args.run_b))
+    expiry_check = expiry_check_name(load_config(args.config)) if args.config else "tls_expiry"
+    diff = _with_engine(args, lambda engine: diff_runs(engine, args.run_a, args.run_b, expiry_check))
     print(json.dumps(diff_json(diff), indent=2) if args.format == "json" else diff_text(diff))
     return 1 if args.exit_code and diff.newly_failing else 0
 

@@ -7,6 +7,7 @@ from typing import Any, Iterator
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from healthcrawl import ComponentContext, ConfigError, Source, Target, at_least, parse_target
+from healthcrawl.configuration.request_spec import RequestSpecField
 
 
 class SqlSourceOptions(Schema):
@@ -29,6 +30,7 @@ class SqlSourceOptions(Schema):
     fetch_rows = fields.Integer(
         load_default=1000, validate=at_least(1), metadata={"description": "Rows fetched from the cursor at a time."}
     )
+    request = RequestSpecField()
 
     @validates_schema
     def table_or_query(self, data, **kwargs):
@@ -38,7 +40,8 @@ class SqlSourceOptions(Schema):
 
 class SqlSource(Source):
     """Streams rows with a server-side cursor (``stream_results``), ``fetch_rows`` at a time, so a table
-    of millions of rows is never loaded at once. Every other column is a field of the target.
+    of millions of rows is never loaded at once. Every other column is a field of the target (``method``,
+    ``headers``, ``body`` and ``follow_redirects`` override the request).
 
     A ``table`` is read in a stable order (its primary key, else ``column``): ``run --resume``
     skips targets by position, and a database returns an unordered scan in whatever order suits it.
@@ -81,7 +84,7 @@ class SqlSource(Source):
                     if value is None or not str(value).strip():
                         continue
                     fields_ = {k: v for k, v in row.items() if k != column and v is not None}
-                    yield parse_target(str(value), fields_)
+                    yield parse_target(str(value), fields_, self.options.get("request"))
         except SQLAlchemyError as error:
             raise DatabaseUnavailable(one_line(error)) from None
         finally:

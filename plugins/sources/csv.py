@@ -9,6 +9,7 @@ from typing import Iterator
 from marshmallow import Schema, fields, validate
 
 from healthcrawl import ConfigError, Source, Target, hookimpl, parse_target
+from healthcrawl.configuration.request_spec import RequestSpecField
 
 
 class CsvSourceOptions(Schema):
@@ -20,11 +21,13 @@ class CsvSourceOptions(Schema):
         metadata={"description": "The character between fields."},
     )
     encoding = fields.String(load_default="utf-8", metadata={"description": "The file's text encoding."})
+    request = RequestSpecField()
 
 
 class CsvSource(Source):
     """Reads rows lazily. Every other column is a field of the target (``Target.fields``), e.g.
-    ``expect_status`` for the ``status`` check or ``expect_body`` for ``body_match``; empty cells are left out.
+    ``expect_status`` for the ``status`` check, ``expect_body`` for ``body_match``, or ``method``, ``headers``
+    (``Name: value`` lines or a JSON object), ``body`` and ``follow_redirects`` for the request; empty cells are left out.
     Rows whose target cell is empty are skipped."""
 
     type_name = "csv"
@@ -48,7 +51,9 @@ class CsvSource(Source):
             for row in csv.DictReader(file, delimiter=self.options["delimiter"]):
                 text = (row.pop(column) or "").strip()
                 if text:
-                    yield parse_target(text, {k: v for k, v in row.items() if k and v not in (None, "")})
+                    yield parse_target(
+                        text, {k: v for k, v in row.items() if k and v not in (None, "")}, self.options.get("request")
+                    )
 
     def _open(self):
         try:

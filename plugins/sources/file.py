@@ -8,11 +8,13 @@ from typing import Iterator
 from marshmallow import Schema, fields
 
 from healthcrawl import ConfigError, Source, Target, hookimpl, parse_target
+from healthcrawl.configuration.request_spec import RequestSpecField
 
 
 class FileSourceOptions(Schema):
     path = fields.String(required=True, metadata={"description": "Target list; relative to the config file."})
     encoding = fields.String(load_default="utf-8", metadata={"description": "Text encoding of the file; undecodable bytes are replaced."})
+    request = RequestSpecField()
 
 
 class FileSource(Source):
@@ -34,7 +36,7 @@ class FileSource(Source):
             for line in lines:
                 text = line.strip()
                 if text and not text.startswith("#"):
-                    yield parse_target(text)
+                    yield parse_target(text, request=self.options.get("request"))
 
     def _open(self):
         try:

@@ -7,10 +7,12 @@ from typing import Iterator
 from marshmallow import Schema, fields
 
 from healthcrawl import Source, Target, hookimpl, parse_target
+from healthcrawl.configuration.request_spec import RequestSpecField
 
 
 class ListSourceOptions(Schema):
     targets = fields.List(fields.String(), required=True, metadata={"description": "URLs or bare domains."})
+    request = RequestSpecField()
 
 
 class ListSource(Source):
@@ -21,7 +23,7 @@ class ListSource(Source):
 
     def targets(self) -> Iterator[Target]:
         for text in self.options["targets"]:
-            yield parse_target(text)
+            yield parse_target(text, request=self.options.get("request"))
 
     def total(self) -> int:
         return len(self.options["targets"])

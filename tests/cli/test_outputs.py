@@ -200,7 +200,7 @@ def test_every_bad_item_of_a_list_and_close_names_are_reported(tmp_path, healthc
         "error: checks[0].expect[0]: '2xx' is not a status code or a range such as 200-399",
         "error: checks[0].expect[2]: '5xx' is not a status code or a range such as 200-399",
         "error: checks[1].type: unknown check type 'tls_expiri' (did you mean 'tls_expiry'?) "
-        "(known: body_match, status, tls_expiry)",
+        "(known: body_match, header, json, redirect, response_time, status, tls, tls_expiry)",
     ]
     config.write_text("crawl: {nameservers: [one, 127.0.0.1, two]}\nsources: [{type: list, targets: [a.example]}]\n")
     assert healthcrawl_cli("validate", config).stderr.splitlines() == [

@@ -142,7 +142,8 @@ def test_tls_expiry_audit_reports_certificates_expiring_within_30_days(run_examp
     assert [days for (days,) in report] == [days for days, ok in verdicts if not ok]
 
 
-def test_postgresql_example_stores_its_results_in_postgresql(postgres_url, tmp_path, healthcrawl_cli):
+def test_postgresql_example_stores_its_results_in_postgresql(isolated_database, tmp_path, healthcrawl_cli):
+    postgres_url = isolated_database("postgresql")
     engine = database_engine(postgres_url)
     proc = healthcrawl_cli("examples", "run", "postgresql", cwd=tmp_path,
                            env={"HEALTHCRAWL_POSTGRES_URL": postgres_url})

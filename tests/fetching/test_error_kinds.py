@@ -7,7 +7,7 @@ import pytest
 from healthcrawl.records import ERROR_KINDS, RESULT_KEYS
 from healthcrawl.testing.crawl import records_by_target, run_crawl
 from healthcrawl.testing.dns_server import LocalDNSServer
-from healthcrawl.testing.servers import RawTCPServer, free_port
+from healthcrawl.testing.servers import HTTPTestServer, RawTCPServer, free_port
 
 
 def crawl(targets, **settings):
@@ -50,12 +50,34 @@ def test_unresolvable_name_is_a_dns_error(http_server):
 
 @pytest.mark.parametrize(
     "behaviour, kind",
-    [("garbage", "protocol_error"), ("reset", "connection_reset"), ("close", "connection_reset")],
+    [("garbage", "protocol_error"), ("reset", "connection_reset"), ("close", "protocol_error"), ("h2_only", "protocol_error")],
 )
 def test_misbehaving_servers(behaviour, kind):
     with RawTCPServer(behaviour) as server:
         record = crawl([server.url()])[server.url()]
     assert record["error_kind"] == kind, record["error"]
+
+
+@pytest.mark.parametrize(
+    "behaviour, detail",
+    [
+        ("close", "the server closed the connection without sending a response (empty reply)"),
+        ("h2_only", "server speaks only HTTP/2 (it answered an HTTP/1.1 request with HTTP/2 frames)"),
+    ],
+)
+def test_an_empty_reply_and_an_http2_only_server_say_so(behaviour, detail):
+    with RawTCPServer(behaviour) as server:
+        record = crawl([server.url()])[server.url()]
+    assert record["error"] == detail
+
+
+def test_a_required_client_certificate_is_named_and_the_server_certificate_still_verified(healthcrawl_ca):
+    with HTTPTestServer(tls=True, ca=healthcrawl_ca, client_ca=healthcrawl_ca) as server:
+        url = server.url("/", host="localhost")
+        record = crawl([url], verify=healthcrawl_ca.ca_bundle_path)[url]
+    assert record["error_kind"] == "tls_error"
+    assert record["error"].startswith("the server requires a client certificate (")
+    assert record["tls"]["verified"] is True and record["tls"]["version"] == "TLSv1.3"
 
 
 @pytest.mark.parametrize("route", [{"drip_interval": 1.0, "body": "x" * 60}, {"drip_interval": 1.0, "drip_headers": True}])

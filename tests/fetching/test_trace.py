@@ -92,7 +92,7 @@ def test_nothing_keeps_a_trace_after_its_request(https_server, healthcrawl_ca):
     )
     try:
         trace = FetchTrace()
-        response = transport.get(https_server.url("/"), headers={}, auth=None, normalised=False, trace=trace)
+        response = transport.send(https_server.url("/"), headers={}, auth=None, normalised=False, trace=trace)
         response.close()
         assert trace.handshake.verified is True and trace.ttfb_ms is not None
         gone = weakref.ref(trace)

@@ -9,18 +9,15 @@ from healthcrawl.plugins.database.report.data import FAILING_ROWS, PHASES, gathe
 from healthcrawl.plugins.database.storage.migrations import current_database
 from healthcrawl.plugins.database.storage.store import ResultStore
 from tests.report.synthetic_runs import store_run
-from tests.storage.conftest import DATABASES, isolated_url
 
 TARGETS = 3_000
 
 
-@pytest.fixture(params=DATABASES)
-def engine(request, tmp_path):
+@pytest.fixture(params=("sqlite", "postgresql", "mysql"))
+def engine(request, isolated_database):
     """An engine on an empty database of each kind (the servers skip when unreachable, fail in CI)."""
-    url, drop = isolated_url(request.param, request, tmp_path)
-    with current_database(url) as engine:
+    with current_database(isolated_database(request.param)) as engine:
         yield engine
-    drop()
 
 
 def test_aggregates_agree_with_the_stored_run(engine):

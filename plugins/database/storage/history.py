@@ -240,12 +240,15 @@ class RunDiff:
                 "only_in_a", "only_in_b")
 
 
-def diff_runs(engine: Engine, run_a: str, run_b: str) -> RunDiff:
-    """Compare two runs target by target (run ``a`` is held in memory, run ``b`` is streamed)."""
+def diff_runs(engine: Engine, run_a: str, run_b: str, expiry_check: str = "tls_expiry") -> RunDiff:
+    """Compare two runs target by target (run ``a`` is held in memory, run ``b`` is streamed).
+
+    ``expiry_check`` is the name of the check whose verdict ``tls_expiry_crossed`` follows.
+    """
     a, b = find_run(engine, run_a), find_run(engine, run_b)
     diff = RunDiff(a, b)
-    before = dict(_target_states(engine, a.id))
-    for target, after in _target_states(engine, b.id):
+    before = dict(_target_states(engine, a.id, expiry_check))
+    for target, after in _target_states(engine, b.id, expiry_check):
         old = before.pop(target, None)
         if old is None:
             diff.only_in_b.append(target)
@@ -264,13 +267,13 @@ def diff_runs(engine: Engine, run_a: str, run_b: str) -> RunDiff:
     return diff
 
 
-def _target_states(engine: Engine, run_id: str) -> Iterator[tuple[str, TargetState]]:
+def _target_states(engine: Engine, run_id: str, expiry_check: str) -> Iterator[tuple[str, TargetState]]:
     tls = aliased(CheckOutcomeRow)
     failed = _failed_checks(engine, run_id)
     query = (
         select(ResultRow.target, ResultRow.ok, ResultRow.error_kind, ResultRow.status_code, tls.ok,
                ResultRow.tls_days_left, ResultRow.seq)
-        .outerjoin(tls, and_(tls.run_id == ResultRow.run_id, tls.seq == ResultRow.seq, tls.name == "tls_expiry"))
+        .outerjoin(tls, and_(tls.run_id == ResultRow.run_id, tls.seq == ResultRow.seq, tls.name == expiry_check))
         .where(ResultRow.run_id == run_id)
         .order_by(ResultRow.seq)
         .execution_options(yield_per=STREAM_ROWS)

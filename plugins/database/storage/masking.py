@@ -1,41 +1,24 @@
 """Keeping secrets out of what is stored: settings are masked before they reach the ``runs`` table.
 
-Two kinds of value are masked: the userinfo of every URL that has one (``http://user:***@proxy``,
-``https://***@host`` for a user alone, often a token), wherever it appears, and every option whose schema field is marked ``metadata={"secret": True}``.
+Two kinds of value are masked: the password of every URL in a string (``http://user:***@proxy``,
+``healthcrawl.target_parsing.mask_credentials``), wherever it appears, and every option whose
+schema field is marked ``metadata={"secret": True}``.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from marshmallow import Schema, fields
 
-MASK = "***"
-
-
-def mask_url(text: str) -> str:
-    """``text`` with the userinfo of its URL masked, if it is a URL with one: the password
-    (``user:***@host``), or a user alone, which may well be a token (``***@host``). Anything else is unchanged."""
-    if "@" not in text or "://" not in text:
-        return text
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return text
-    userinfo, at, host = parts.netloc.rpartition("@")
-    if not at:
-        return text
-    name, colon, _ = userinfo.partition(":")
-    masked = f"{name}:{MASK}" if colon else MASK
-    return urlunsplit(parts._replace(netloc=f"{masked}@{host}"))
+from healthcrawl.target_parsing import MASK, mask_credentials
 
 
 def mask_secrets(values: Any, schema: Schema | None = None) -> Any:
     """``values`` (options as loaded, or their JSON form) with secrets masked; ``schema`` says which options
     are marked secret (nested schemas and lists are followed)."""
     if isinstance(values, str):
-        return mask_url(values)
+        return mask_credentials(values)
     if isinstance(values, (list, tuple)):
         return [mask_secrets(value, schema) for value in values]
     if not isinstance(values, dict):

@@ -86,6 +86,8 @@ class ResultRow(Base):
     tls_version: Mapped[str | None] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(Timestamp)
     finished_at: Mapped[datetime] = mapped_column(Timestamp)
+    attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """Fetches made for the target (``crawl.retries``); 1 for results stored before migration 0005."""
 
 
 class CheckOutcomeRow(Base):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -240,17 +239,11 @@ def result_row(result: Result) -> dict[str, Any]:
         "tls_version": tls.version if tls else None,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
+        "attempts": result.attempts,
     }
 
 
 def stored_settings(settings: CrawlSettings) -> dict[str, Any]:
-    """The run's settings as stored in ``runs.settings``: JSON, with URL passwords and secret options masked."""
-    return mask_secrets(_jsonable(dataclasses.asdict(settings)), CrawlSettingsSchema())
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
+    """The run's settings as stored in ``runs.settings``: their record, with URL passwords and the settings
+    marked secret masked."""
+    return mask_secrets(settings.to_record(), CrawlSettingsSchema())

@@ -4,16 +4,16 @@
 when its lease ends unless renewed. A ``running`` run whose lease ended (or that has none,
 like every run stored before this revision) is stale: its process is gone.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
