@@ -61,28 +61,33 @@ class DatabaseSink(Sink):
         # Imported here, not at the top: loading the built-in plugins must not cost every
         # command the import of SQLAlchemy and Alembic.
         from healthcrawl.plugins.database.storage.delivery import Delivery
-        from healthcrawl.plugins.database.storage.engines import DatabaseUnavailable, one_line, open_engine
+        from healthcrawl.plugins.database.storage.engines import (
+            DatabaseUnavailable, one_line, open_engine, retry_while_locked,
+        )
+        from healthcrawl.plugins.database.storage.lease import Heartbeat, RunOwned
         from healthcrawl.plugins.database.storage.spool import Spool, spool_path
         from healthcrawl.plugins.database.storage.store import ResultStore
 
-        engine = open_engine(self.options["url"])
+        engine = open_engine(self.options["url"], never_wait_for_locks=True)
         store = ResultStore(engine)
         spool = Spool(spool_path(self.options["spool_dir"], run.run_id), self.options["spool_max_mb"] * 2**20)
         self.delivery = Delivery(store, spool, retry_for=self.options["retry_for"], replay_hint=self._replay_hint(run, spool))
         try:
-            store.prepare()
-            if run.resumed:
-                store.resume_run(run.run_id)
-            else:
-                store.start_run(run)
+            retry_while_locked(store.prepare)
+            retry_while_locked(lambda: store.resume_run(run.run_id) if run.resumed else store.start_run(run))
+        except RunOwned:
+            engine.dispose()
+            raise
         except Exception as error:
             engine.dispose()
             raise DatabaseUnavailable(one_line(error)) from None
+        self.heartbeat = Heartbeat(engine, run.run_id)
 
     def write(self, results: list[Result]) -> None:
         self.delivery.write(self.delivery.store.batch(results))
 
     def close(self, run: RunInfo, summary: Summary, state: str) -> None:
+        self.heartbeat.stop()
         try:
             self.delivery.finish(run.run_id, state)
         finally:
@@ -106,22 +111,24 @@ class DatabaseSink(Sink):
 
     @classmethod
     def find_resume(cls, options, config_name: str, run_id: str | None):
-        """The run to continue (``run_id``, or the config's latest unfinished one), after writing its
-        spooled results if any, with the sequence numbers of the targets it already has results for
-        (read in order into a bitmap: memory does not grow with the number of results). Relative paths
+        """The run to continue (``run_id``, or the config's latest unfinished or stale one), after taking
+        its lease (``lease.RunOwned`` if a live process holds it) and writing its spooled results if any
+        (every process's spool of the run), with the sequence numbers of the targets it already has results
+        for (read in order into a bitmap: memory does not grow with the number of results). Relative paths
         are resolved against the folder of ``config_name`` when it is a file, as ``run`` resolves them."""
         from healthcrawl.crawl.resume import Resume
         from healthcrawl.plugins.database.storage.history import done_seqs, run_to_resume
+        from healthcrawl.plugins.database.storage.lease import take_lease
         from healthcrawl.plugins.database.storage.migrations import current_database
         from healthcrawl.plugins.database.storage.replay import replay_spool
-        from healthcrawl.plugins.database.storage.spool import spool_path
+        from healthcrawl.plugins.database.storage.spool import run_spools
         from healthcrawl.plugins.database.storage.store import ResultStore
 
         options = resolve_paths(options, config_folder(config_name))
         with current_database(options["url"]) as engine:
             run = run_to_resume(engine, config_name, run_id)
-            spool = spool_path(options["spool_dir"], run.id)
-            if spool.exists():
+            take_lease(engine, run.id)
+            for spool in run_spools(options["spool_dir"], run.id):
                 replay_spool(ResultStore(engine), spool)
             return Resume(run.id, run.started_at, done_seqs(engine, run.id))
 

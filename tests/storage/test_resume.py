@@ -98,7 +98,7 @@ def test_resume_without_an_interrupted_run_is_a_one_line_error(tmp_path):
     with HTTPTestServer() as server:
         config = write_crawl(tmp_path, server, f"sqlite:///{tmp_path}/h.db")
         proc = healthcrawl("run", str(config), "--resume", cwd=tmp_path)
-    assert proc.returncode == 1 and proc.stderr.startswith("error: no interrupted or failed run of")
+    assert proc.returncode == 1 and proc.stderr.startswith("error: no interrupted, failed or stale run of")
     assert len(proc.stderr.splitlines()) == 1
 
 

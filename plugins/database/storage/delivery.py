@@ -6,7 +6,8 @@ goes to the on-disk spool and so does every batch after it; the spool is written
 ``BACKOFF_MAX`` seconds. When the spool is full, ``write`` waits for the database
 (back-pressure on the crawl). After ``retry_for`` seconds without the database,
 ``DatabaseLost`` is raised; the spool then keeps every later batch and stays on disk
-for ``healthcrawl replay``.
+for ``healthcrawl replay``. A spool that cannot be written (a full disk) ends the run the
+same way, with a line naming the spool and the replay command.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import gevent
 from sqlalchemy.exc import SQLAlchemyError
 
 from healthcrawl.plugins.database.storage.engines import one_line
-from healthcrawl.plugins.database.storage.spool import RunEnd, Spool
+from healthcrawl.plugins.database.storage.spool import RunEnd, Spool, SpoolWriteError
 from healthcrawl.plugins.database.storage.store import Batch, ResultStore
 
 log = logging.getLogger("healthcrawl")
@@ -31,7 +32,8 @@ WRITE_TIMEOUT = 60.0
 
 
 class DatabaseLost(Exception):
-    """The database stayed unreachable for ``retry_for`` seconds; results are kept in the spool."""
+    """The database stayed unreachable for ``retry_for`` seconds, or the spool could not be written;
+    the message says where the results wait and how to write them."""
 
 
 class Delivery:
@@ -56,7 +58,7 @@ class Delivery:
                 return
             except _OUTAGE as error:
                 self._outage_began(error)
-        self.spool.append(batch)
+        self._spooled(self.spool.append, batch)
         if self.lost is None:
             self._retry(wait=self.spool.full)
 
@@ -85,13 +87,25 @@ class Delivery:
             else:
                 gevent.sleep(self._backoff)
                 self._backoff = min(self._backoff * 2, BACKOFF_MAX)
-        self.spool.append_end(RunEnd(run_id, state, finished_at))
+        if not isinstance(self.lost, _SpoolUnwritable):
+            self._spooled(self.spool.append_end, RunEnd(run_id, state, finished_at))
         raise self.lost
 
-    def _insert(self, batch: Batch, unless_present: bool = False) -> None:
+    def _spooled(self, append, entry) -> None:
+        try:
+            append(entry)
+        except SpoolWriteError as error:
+            held = f"{self.spool.results} results wait in it" if self.spool else "it holds no results"
+            self.lost = _SpoolUnwritable(
+                f"{error}; {held}: make room, then write them with: {self.replay_hint} "
+                f"(a resumed run writes them too, and checks the targets whose results were not kept again)"
+            )
+            raise self.lost from None
+
+    def _insert(self, batch: Batch) -> None:
         try:
             with gevent.Timeout(WRITE_TIMEOUT):
-                self.store.insert(batch, unless_present=unless_present)
+                self.store.insert(batch)
         except gevent.Timeout:
             self.store.engine.dispose()  # the connection may be mid-statement: never reuse it
             raise _WriteTimedOut(f"a write took longer than {WRITE_TIMEOUT:.0f} s") from None
@@ -125,7 +139,7 @@ class Delivery:
         try:
             for entry in self.spool.entries():
                 if isinstance(entry, Batch):
-                    self._insert(entry, unless_present=True)
+                    self._insert(entry)
                     written += len(entry)
         except _OUTAGE as error:
             self._last_error = one_line(error)
@@ -144,6 +158,10 @@ class Delivery:
             f"{self.spool.results} results are kept in {self.spool.path}; "
             f"write them later with: {self.replay_hint}"
         )
+
+
+class _SpoolUnwritable(DatabaseLost):
+    pass
 
 
 class _WriteTimedOut(Exception):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from healthcrawl import errors
 from healthcrawl.errors import CommandFailed, ConfigError
@@ -18,6 +20,11 @@ CONNECT_TIMEOUT = 10
 
 UNACKNOWLEDGED_MS = 30_000
 """Milliseconds PostgreSQL connections let sent data go unacknowledged before giving up."""
+
+LOCK_RETRY_FOR = 300.0
+"""Seconds ``retry_while_locked`` waits for a SQLite database another process has locked."""
+
+T = TypeVar("T")
 
 DRIVER_HINTS = {
     "psycopg2": "pip install 'healthcrawl[postgres]'",
@@ -36,8 +43,13 @@ class DatabaseUnavailable(CommandFailed):
     """The database cannot be reached or used; the message is one readable line."""
 
 
-def open_engine(url: str | URL) -> Engine:
+def open_engine(url: str | URL, *, never_wait_for_locks: bool = False) -> Engine:
     """Create an engine for ``url``; a missing driver or a bad URL becomes a ``DatabaseUnavailable`` hint.
+
+    With ``never_wait_for_locks`` (the crawl's sink), a SQLite database locked by another
+    process fails a statement at once ("database is locked") instead of blocking the process
+    for up to 5 s: the caller waits by yielding (``retry_while_locked``, or the delivery's retries),
+    so the crawl's greenlets go on meanwhile.
 
     PostgreSQL and MySQL connections give up after ``CONNECT_TIMEOUT`` seconds, pooled
     connections are checked before use (so a database that came back is found again), and
@@ -52,6 +64,8 @@ def open_engine(url: str | URL) -> Engine:
     connect_args = {}
     if parsed.get_backend_name() in ("postgresql", "mysql", "mariadb"):
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    elif parsed.get_backend_name() == "sqlite" and never_wait_for_locks:
+        connect_args["timeout"] = 0
     try:
         if parsed.get_driver_name() == "psycopg2":  # loads the dialect: an unknown scheme fails here
             connect_args["tcp_user_timeout"] = UNACKNOWLEDGED_MS  # bounds a write to a server that vanished
@@ -146,9 +160,37 @@ def _gevent_wait(connection, timeout=None) -> None:
             raise psycopg2.OperationalError(f"bad result from poll: {state!r}")
 
 
+def is_locked(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite's "database is locked" (another process holds the lock)."""
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+
+
+def retry_while_locked(call: Callable[[], T], seconds: float = LOCK_RETRY_FOR) -> T:
+    """``call()``, called again while it fails because a SQLite database is locked, for up to ``seconds``.
+
+    Waits with ``time.sleep``, which yields to other greenlets in a monkey-patched process."""
+    deadline = time.monotonic() + seconds
+    pause = 0.01
+    while True:
+        try:
+            return call()
+        except OperationalError as error:
+            if not is_locked(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
 def one_line(error: BaseException) -> str:
-    """A database error as one readable line (the driver's message when there is one)."""
-    return errors.one_line(getattr(error, "orig", None) or error)
+    """A database error as one readable line: the first line of the driver's message when there is one.
+
+    SQLAlchemy's own text (the statement and its parameters) is left out, and so are the driver's
+    further lines (PostgreSQL's ``DETAIL`` and ``CONTEXT``): they may quote the values of rows."""
+    driver_error = getattr(error, "orig", None)
+    if driver_error is None:
+        return errors.one_line(error)
+    first = next((line for line in str(driver_error).splitlines() if line.strip()), "")
+    return errors.one_line(first) if first else type(driver_error).__name__
 
 
 def display_url(url: str) -> str:

@@ -6,15 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, case, func, select
 from sqlalchemy.orm import aliased
 
 from healthcrawl.crawl.sequence import SeqSet
 from healthcrawl.errors import CommandFailed
+from healthcrawl.plugins.database.storage.lease import lease_expired
 from healthcrawl.plugins.database.storage.schema import SOURCE_NUMBERING, CheckOutcomeRow, ResultRow, Run
 
 RESUMABLE_STATES = ("interrupted", "failed")
-"""States of a run that ``--resume`` may continue."""
+"""States of a run that ``--resume`` may continue (and ``stale``: ``running``, its owner's lease expired)."""
 STREAM_ROWS = 10_000
 """Rows fetched at a time when a query walks all results of a run."""
 RUN_ALIASES = ("latest", "previous")
@@ -50,12 +51,15 @@ class RunRecord:
         return (as_utc(self.finished_at) - as_utc(self.started_at)).total_seconds()
 
 
-_RUN_COLUMNS = (Run.id, Run.config, Run.state, Run.started_at, Run.finished_at, Run.targets, Run.ok, Run.failed)
+def _run_columns() -> tuple:
+    """The ``RunRecord`` columns; ``state`` reads ``stale`` for a ``running`` run whose owner's lease expired."""
+    state = case((and_(Run.state == "running", lease_expired()), "stale"), else_=Run.state).label("state")
+    return Run.id, Run.config, state, Run.started_at, Run.finished_at, Run.targets, Run.ok, Run.failed
 
 
 def list_runs(engine: Engine, limit: int | None = None) -> list[RunRecord]:
     """Runs, newest first."""
-    query = select(*_RUN_COLUMNS).order_by(Run.started_at.desc()).limit(limit)
+    query = select(*_run_columns()).order_by(Run.started_at.desc()).limit(limit)
     with engine.connect() as connection:
         return [RunRecord(*row) for row in connection.execute(query)]
 
@@ -70,7 +74,7 @@ def find_run(engine: Engine, run_id: str) -> RunRecord:
             raise RunNotFound(f"no {run_id} run: the database holds {len(runs)} run{'' if len(runs) == 1 else 's'}")
         return runs[position]
     with engine.connect() as connection:
-        rows = connection.execute(select(*_RUN_COLUMNS).where(Run.id.startswith(run_id, autoescape=True)).limit(2)).all()
+        rows = connection.execute(select(*_run_columns()).where(Run.id.startswith(run_id, autoescape=True)).limit(2)).all()
     exact = [row for row in rows if row.id == run_id]
     if exact or len(rows) == 1:
         return RunRecord(*(exact or rows)[0])
@@ -78,10 +82,10 @@ def find_run(engine: Engine, run_id: str) -> RunRecord:
 
 
 def latest_resumable(engine: Engine, config: str) -> RunRecord | None:
-    """The newest interrupted or failed run of ``config``."""
+    """The newest interrupted, failed or stale run of ``config``."""
     query = (
-        select(*_RUN_COLUMNS)
-        .where(Run.config == config, Run.state.in_(RESUMABLE_STATES))
+        select(*_run_columns())
+        .where(Run.config == config, Run.state.in_(RESUMABLE_STATES) | (Run.state == "running") & lease_expired())
         .order_by(Run.started_at.desc())
         .limit(1)
     )
@@ -98,7 +102,7 @@ def run_to_resume(engine: Engine, config: str, run_id: str | None) -> RunRecord:
     """
     run = find_run(engine, run_id) if run_id else latest_resumable(engine, config)
     if run is None:
-        raise HistoryError(f"no interrupted or failed run of {config} to resume")
+        raise HistoryError(f"no interrupted, failed or stale run of {config} to resume")
     if run.state == "completed":
         raise HistoryError(f"run {run.id} completed: there is nothing to resume")
     with engine.connect() as connection:

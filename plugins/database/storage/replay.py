@@ -20,15 +20,15 @@ class Replayed:
 
 def replay_spool(store: ResultStore, path: Path) -> Replayed:
     """Insert every batch of the spool not stored yet, record the run's end if the spool has it,
-    then delete the spool file. Safe to repeat: stored batches are recognised and skipped."""
+    then delete the spool file. Safe to repeat: rows stored already are skipped, one by one."""
     written = skipped = 0
     run_end = None
     for entry in read_spool(path):
         if isinstance(entry, Batch):
-            if store.insert(entry, unless_present=True):
-                written += len(entry)
-            else:
-                skipped += len(entry)
+            stored = store.count_stored(entry)
+            store.insert(entry)
+            written += len(entry) - stored
+            skipped += stored
         else:
             run_end = entry
     if run_end is not None:

@@ -49,6 +49,10 @@ class Run(Base):
     settings: Mapped[dict | None] = mapped_column(JSON)
     numbering: Mapped[str | None] = mapped_column(String(16))
     """How ``results.seq`` is numbered: ``SOURCE_NUMBERING``, or ``NULL`` for a run older than that."""
+    owner: Mapped[str | None] = mapped_column(String(255))
+    """``HOST:PID`` of the process crawling the run (``NULL`` once it ended); see ``lease.py``."""
+    lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    """When the owner's lease ends unless renewed: a ``running`` run past it is stale."""
 
 
 class ResultRow(Base):

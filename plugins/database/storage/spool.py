@@ -1,13 +1,20 @@
 """The on-disk spool: batches that wait for the database to come back, one JSON line per batch.
 
-A spool file belongs to one run. Besides batches it may end with a ``finish`` line
-(how the run ended), so that ``healthcrawl replay`` can complete the run's record.
+A spool file belongs to one run and one process (its name holds the run id, the host and
+the pid), so two processes of a run never write the same file. Besides batches it may end
+with a ``finish`` line (how the run ended), so that ``healthcrawl replay`` can complete the
+run's record. Each entry is written with one ``write`` and synced; one that cannot be written
+whole (a full disk) is cut off again. A last line without its newline (a crash mid-write) is
+a *torn tail*: reading reports it and skips it (its results are fetched again by ``--resume``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import secrets
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +22,8 @@ from typing import Iterator
 
 from healthcrawl.errors import CommandFailed
 from healthcrawl.plugins.database.storage.store import Batch
+
+log = logging.getLogger("healthcrawl")
 
 
 @dataclass(frozen=True)
@@ -27,8 +36,22 @@ class RunEnd:
 
 
 def spool_path(spool_dir: str | Path, run_id: str) -> Path:
-    """The spool file of run ``run_id`` in ``spool_dir`` (the sink's ``spool_dir`` option): ``RUN_ID.jsonl``."""
-    return Path(spool_dir) / f"{run_id}.jsonl"
+    """A new spool file for this process's part of run ``run_id`` in ``spool_dir`` (the sink's ``spool_dir``
+    option): ``RUN_ID.HOST.PID.TOKEN.jsonl`` (the random token keeps a reused pid from sharing a file)."""
+    host = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname()) or "host"
+    return Path(spool_dir) / f"{run_id}.{host}.{os.getpid()}.{secrets.token_hex(3)}.jsonl"
+
+
+def run_spools(spool_dir: str | Path, run_id: str) -> list[Path]:
+    """Every spool file of run ``run_id`` in ``spool_dir``, whichever process wrote it, oldest first
+    (``RUN_ID.jsonl`` of older healthcrawl versions included)."""
+    folder = Path(spool_dir)
+    found = [path for path in folder.glob(f"{run_id}.*jsonl") if path.name.split(".", 1)[0] == run_id]
+    return sorted(found, key=lambda path: (path.stat().st_mtime, path.name))
+
+
+class SpoolWriteError(CommandFailed):
+    """An entry could not be added to the spool (a full disk, say); the message names the file."""
 
 
 class Spool:
@@ -76,11 +99,32 @@ class Spool:
         self.results = self.batches = 0
 
     def _append(self, entry: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as file:
-            file.write(json.dumps(entry, separators=(",", ":")) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
+        """Write ``entry`` as one line, whole or not at all (a partial write is cut off again)."""
+        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise SpoolWriteError(f"cannot write the spool {self.path}: {error.strerror or error}") from None
+        try:
+            start = os.fstat(descriptor).st_size
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(descriptor, view):]
+                os.fsync(descriptor)
+            except OSError as error:
+                _cut(descriptor, start)
+                raise SpoolWriteError(f"cannot write the spool {self.path}: {error.strerror or error}") from None
+        finally:
+            os.close(descriptor)
+
+
+def _cut(descriptor: int, size: int) -> None:
+    try:
+        os.ftruncate(descriptor, size)
+    except OSError:
+        pass  # the torn line stays: reading skips a torn tail
 
 
 class SpoolError(CommandFailed):
@@ -88,13 +132,19 @@ class SpoolError(CommandFailed):
 
 
 def read_spool(path: Path) -> Iterator[Batch | RunEnd]:
-    """The batches and the run end in a spool file."""
+    """The batches and the run end in a spool file; a torn last line is reported (a warning) and skipped."""
     try:
-        file = open(path, encoding="utf-8")
+        file = open(path, encoding="utf-8", newline="\n")
     except OSError as error:
         raise SpoolError(f"{path}: cannot read: {error.strerror or error}") from None
     with file:
         for number, line in enumerate(file, 1):
+            if not line.endswith("\n"):
+                log.warning(
+                    "%s:%d: the last entry is torn (the process stopped or the disk filled while writing it): "
+                    "skipped; its results are fetched again when the run is resumed", path, number,
+                )
+                return
             if not line.strip():
                 continue
             try:

@@ -6,12 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, case, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, case, func, insert, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from healthcrawl import Result, RunInfo
+from healthcrawl import CrawlSettings, Result, RunInfo
+from healthcrawl.configuration.settings import CrawlSettingsSchema
 
 from healthcrawl.plugins.database.storage.copy import copy_rows
+from healthcrawl.plugins.database.storage.engines import one_line
+from healthcrawl.plugins.database.storage.lease import lease_end, take_lease, this_process
+from healthcrawl.plugins.database.storage.masking import mask_secrets
 from healthcrawl.plugins.database.storage.migrations import upgrade_schema
+from healthcrawl.plugins.database.storage.safe_rows import is_data_error, safe_form, target_problem
 from healthcrawl.plugins.database.storage.schema import SOURCE_NUMBERING, CheckOutcomeRow, ResultRow, Run
 
 _DATETIME_COLUMNS = ("started_at", "finished_at")
@@ -21,8 +27,8 @@ _DATETIME_COLUMNS = ("started_at", "finished_at")
 class Batch:
     """The rows of one batch of results, keyed by ``(run_id, seq)``: each target's position in the run's sources.
 
-    The keys make a retried write safe: a batch whose first row is already stored was
-    committed before (its whole transaction succeeded), so it is not written twice.
+    The keys make a retried write safe: rows are inserted unless their key is stored already,
+    row by row, so a batch written twice (a retry, a replay, two processes) is stored once.
     """
 
     run_id: str
@@ -62,7 +68,8 @@ class ResultStore:
         upgrade_schema(self.engine)
 
     def start_run(self, run: RunInfo) -> None:
-        """Record a new run in state ``running``, its results numbered by source position."""
+        """Record a new run in state ``running``, its results numbered by source position, owned by this process
+        (its settings are stored with secrets masked)."""
         with self.engine.begin() as connection:
             connection.execute(
                 insert(Run).values(
@@ -73,25 +80,34 @@ class ResultStore:
                     targets=0,
                     ok=0,
                     failed=0,
-                    settings=run.settings.to_record() if run.settings else None,
+                    settings=stored_settings(run.settings) if run.settings else None,
                     numbering=SOURCE_NUMBERING,
+                    owner=this_process(),
+                    lease_expires_at=lease_end(),
                 )
             )
 
     def resume_run(self, run_id: str) -> None:
-        """Mark an earlier run ``running`` again."""
+        """Take the run's lease (``lease.RunOwned`` if another live process holds it) and mark it ``running`` again."""
+        take_lease(self.engine, run_id)
         with self.engine.begin() as connection:
             connection.execute(update(Run).where(Run.id == run_id).values(state="running", finished_at=None))
 
     def batch(self, results: list[Result]) -> Batch:
         """Turn ``results`` into rows, keyed by their target's sequence number (nothing is written yet).
 
-        A result without a ``seq`` (made by hand, not by the engine) is a ``ValueError``.
+        A target that cannot be stored as is (see ``safe_rows.target_problem``) gets its safe
+        form, without check outcomes. A result without a ``seq`` (made by hand, not by the
+        engine) is a ``ValueError``.
         """
         result_rows, outcome_rows = [], []
         for result in results:
             if result.seq is None:
                 raise ValueError(f"the result for {result.target} has no seq (its target's position in the sources)")
+            problem = target_problem(result.target)
+            if problem:
+                result_rows.append(safe_form(result_row(result), problem))
+                continue
             result_rows.append(result_row(result))
             for position, check in enumerate(result.checks):
                 outcome_rows.append(
@@ -107,32 +123,59 @@ class ResultStore:
         run_id = results[0].run_id if results else ""
         return Batch(run_id, result_rows, outcome_rows)
 
-    def insert(self, batch: Batch, *, unless_present: bool = False) -> bool:
-        """Write a batch in one transaction; with ``unless_present``, skip one already stored.
+    def insert(self, batch: Batch) -> None:
+        """Write a batch; rows whose ``(run_id, seq)`` is stored already are left as they are.
 
-        Returns whether rows were written.
+        The batch is one transaction. If the database refuses it for its data (see
+        ``safe_rows.is_data_error``), it is split in halves, and so on, until the refused
+        rows are found; each is stored in its safe form. Any other error (an outage) is raised,
+        with nothing written by the failed transaction.
         """
-        if not batch.results:
-            return False
+        if batch.results:
+            self._insert_rows(batch.results, batch.outcomes)
+
+    def count_stored(self, batch: Batch) -> int:
+        """How many of the batch's results are stored already."""
+        query = select(func.count()).where(
+            ResultRow.run_id == batch.run_id, ResultRow.seq.in_([row["seq"] for row in batch.results])
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar_one()
+
+    def _insert_rows(self, results: list[dict[str, Any]], outcomes: list[dict[str, Any]]) -> None:
+        # COPY fails on a stored row: then the batch is copied again through a staging table that skips them.
+        for skip_stored in (False, True) if self._use_copy else (True,):
+            try:
+                with self.engine.begin() as connection:
+                    self._write(connection, ResultRow.__table__, results, skip_stored)
+                    self._write(connection, CheckOutcomeRow.__table__, outcomes, skip_stored)
+                return
+            except Exception as error:
+                if not is_data_error(error):
+                    raise
+                refused = error
+        if len(results) > 1:
+            half = len(results) // 2
+            first = {row["seq"] for row in results[:half]}
+            self._insert_rows(results[:half], [row for row in outcomes if row["seq"] in first])
+            self._insert_rows(results[half:], [row for row in outcomes if row["seq"] not in first])
+            return
         with self.engine.begin() as connection:
-            if unless_present:
-                first = batch.results[0]["seq"]
-                found = connection.execute(
-                    select(ResultRow.seq).where(ResultRow.run_id == batch.run_id, ResultRow.seq == first)
-                ).first()
-                if found is not None:
-                    return False
-            for model, rows in ((ResultRow, batch.results), (CheckOutcomeRow, batch.outcomes)):
-                if not rows:
-                    continue
-                if self._use_copy:
-                    copy_rows(connection, model.__table__, rows)
-                else:
-                    connection.execute(insert(model), rows)
-        return True
+            row = results[0]
+            stored = select(ResultRow.seq).where(ResultRow.run_id == row["run_id"], ResultRow.seq == row["seq"])
+            if connection.execute(stored).first() is None:  # a plain insert's duplicate key is no data error
+                self._write(connection, ResultRow.__table__, [safe_form(row, one_line(refused))], True)
+
+    def _write(self, connection: Connection, table: Table, rows: list[dict[str, Any]], skip_stored: bool) -> None:
+        if not rows:
+            return
+        if self._use_copy:
+            copy_rows(connection, table, rows, skip_stored)
+        else:
+            connection.execute(insert_unless_stored(connection, table), rows)
 
     def finish_run(self, run_id: str, state: str, finished_at: datetime | None = None) -> None:
-        """Record how the run ended; its counts are taken from the results stored for it."""
+        """Record how the run ended (which gives up its lease); its counts are taken from the results stored for it."""
         counts = select(func.count(), func.coalesce(func.sum(case((ResultRow.ok, 1), else_=0)), 0)).where(
             ResultRow.run_id == run_id
         )
@@ -147,8 +190,24 @@ class ResultStore:
                     targets=total,
                     ok=ok,
                     failed=total - ok,
+                    owner=None,
+                    lease_expires_at=None,
                 )
             )
+
+
+def insert_unless_stored(connection: Connection, table: Table):
+    """An ``INSERT`` into ``table`` that skips rows whose primary key is stored already (a plain one on
+    databases other than SQLite, PostgreSQL and MariaDB/MySQL: a duplicate then fails as a data error)."""
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect in ("mysql", "mariadb"):
+        first_key = table.primary_key.columns[0]
+        return mysql.insert(table).on_duplicate_key_update({first_key.name: first_key})  # sets it to itself
+    return insert(table)
 
 
 def result_row(result: Result) -> dict[str, Any]:
@@ -182,3 +241,9 @@ def result_row(result: Result) -> dict[str, Any]:
         "finished_at": result.finished_at,
         "attempts": result.attempts,
     }
+
+
+def stored_settings(settings: CrawlSettings) -> dict[str, Any]:
+    """The run's settings as stored in ``runs.settings``: their record, with URL passwords and the settings
+    marked secret masked."""
+    return mask_secrets(settings.to_record(), CrawlSettingsSchema())
