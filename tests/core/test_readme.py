@@ -22,3 +22,12 @@ def test_ci_runs_the_readme_test_command():
     test_command = quickstart_commands()[1]
     ci_lines = (REPO / ".ci" / "run").read_text().splitlines()
     assert test_command in ci_lines
+
+
+def test_the_configuration_in_brief_is_a_valid_config(tmp_path, healthcrawl_cli):
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Configuration in brief", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "crawl.yaml").write_text(block)
+    (tmp_path / "domains.txt").write_text("example.com\n")
+    result = healthcrawl_cli("validate", str(tmp_path / "crawl.yaml"))
+    assert result.exit_code == 0, result.stderr
