@@ -7,12 +7,13 @@ import re
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 
 from healthcrawl import Check, CheckOutcome, Snapshot, hookimpl
+from healthcrawl.plugins.checks.fields import RegularExpression
 
 
 class HeaderOptions(Schema):
     header = fields.String(required=True, metadata={"description": "Header name (case-insensitive)."})
     equals = fields.String(metadata={"description": "The value must be exactly this."})
-    matches = fields.String(metadata={"description": "The value must match this regular expression (searched)."})
+    matches = RegularExpression(metadata={"description": "The value must match this regular expression (searched)."})
     absent = fields.Boolean(load_default=False, metadata={"description": "Pass only when the header is missing."})
     negate = fields.Boolean(
         load_default=False, metadata={"description": "Fail when the condition holds (e.g. fail if a header matches)."}
@@ -23,11 +24,6 @@ class HeaderOptions(Schema):
         given = [key for key in ("equals", "matches") if key in data] + (["absent"] if data.get("absent") else [])
         if len(given) > 1:
             raise ValidationError(f"give at most one of equals, matches, absent (got {', '.join(given)})")
-        if "matches" in data:
-            try:
-                re.compile(data["matches"])
-            except re.error as error:
-                raise ValidationError(f"not a valid regular expression: {error}", "matches") from None
 
     @post_load
     def compile_pattern(self, data, **kwargs):
