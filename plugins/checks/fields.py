@@ -8,7 +8,11 @@ from marshmallow import ValidationError, fields
 
 
 class RegularExpression(fields.String):
-    """A regular expression, checked when the config is loaded (the loaded value is still its text)."""
+    """A regular expression.
+
+    Checked when the config is loaded: a pattern that does not compile is a config error naming the key.
+    The loaded value is still the pattern's text.
+    """
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
