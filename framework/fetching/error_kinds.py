@@ -51,6 +51,10 @@ _KINDS_BY_EXCEPTION: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
 _DEADLINE_KIND_BY_PHASE = {"dns": "dns_error", "connect": "connect_timeout"}
 
 
+EXCERPT_CHARACTERS = 40
+"""How much of a peer's unexpected bytes an error quotes."""
+
+
 def classify(error: BaseException) -> tuple[str, str]:
     """Return ``(error_kind, detail)`` for an exception raised while fetching a target.
 
@@ -79,7 +83,16 @@ def _sharpened(kind: str, chain: list[BaseException], detail: str) -> tuple[str,
         return "protocol_error", f"{HTTP2_ONLY} (the handshake found no common application protocol: {detail})"
     if kind == "tls_error" and any(marker in detail for marker in _CLIENT_CERTIFICATE_ALERTS):
         return kind, f"{CLIENT_CERTIFICATE_REQUIRED} ({detail})"
+    bad_line = next((cause for cause in chain if isinstance(cause, http.client.BadStatusLine)), None)
+    if bad_line is not None:
+        return "protocol_error", f"expected an HTTP status line, got {excerpt(bad_line.args[0] if bad_line.args else '')}"
     return kind, detail
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARACTERS) -> str:
+    """The start of what a peer sent, quoted and escaped so that it is printable and short."""
+    shown = repr(text[:limit])
+    return shown + f" ... ({len(text)} characters)" if len(text) > limit else shown
 
 
 def classify_deadline(phase: str, seconds: float) -> tuple[str, str]:

@@ -161,6 +161,7 @@ class Fetcher:
         chain = _Chain()
         response: requests.Response | None = None
         body, truncated = b"", False
+        arrived: list[bytes] = []  # body chunks as they arrive: kept when the deadline cuts the body short
         error_kind = error = None
         rejected: Handshake | None = None
         url = without_userinfo(target.url) if "@" in target.url else target.url
@@ -169,11 +170,12 @@ class Fetcher:
         try:
             response = self._follow(target, url, spec, trace, chain)
             with contextlib.closing(response):
-                body, truncated = self._read_body(response)
+                body, truncated = self._read_body(response, arrived)
         except gevent.Timeout as fired:
             if fired is not deadline:
                 raise
             error_kind, error = classify_deadline(trace.phase, self.timeout)
+            body = b"".join(arrived)[: self.max_body_bytes]
         except Exception as failure:  # every network failure becomes an error kind
             error_kind, error = classify(failure)
             error = mask_credentials(error)
@@ -254,13 +256,14 @@ class Fetcher:
                     headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
                 url = next_url
 
-    def _read_body(self, response: requests.Response) -> tuple[bytes, bool]:
-        """Read at most ``max_body_bytes`` decoded bytes; report whether more was left unread."""
+    def _read_body(self, response: requests.Response, chunks: list[bytes]) -> tuple[bytes, bool]:
+        """Read at most ``max_body_bytes`` decoded bytes into ``chunks`` as they arrive; return the body and
+        whether more was left unread. ``read1`` hands over what has arrived instead of waiting for a full
+        chunk, so a body that drips until the deadline still shows the bytes that came."""
         limit = self.max_body_bytes
-        chunks: list[bytes] = []
         size = 0
         while size <= limit:
-            chunk = response.raw.read(min(READ_CHUNK, limit + 1 - size), decode_content=True)
+            chunk = response.raw.read1(min(READ_CHUNK, limit + 1 - size), decode_content=True)
             if not chunk:
                 return b"".join(chunks), False
             chunks.append(chunk)

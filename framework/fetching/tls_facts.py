@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from datetime import datetime, timezone
 
 from cryptography import x509
@@ -19,7 +18,7 @@ def describe_certificate(der: bytes | None, *, verified: bool, version: str | No
     seconds_left = (not_after - datetime.now(timezone.utc)).total_seconds()
     return TlsInfo(
         verified=verified,
-        days_left=math.floor(seconds_left / 86400),
+        days_left=int(seconds_left / 86400),  # whole days, truncated toward zero: expired 3.4 days ago is -3
         not_after=not_after.isoformat(),
         subject=subject,
         issuer=issuer,

@@ -140,3 +140,42 @@ def test_user_agent_and_prepare_request_hook(http_server, register_plugin):
     crawl([http_server.url("/")], user_agent="probe/1.0")
     headers = http_server.last_headers["/"]
     assert headers["User-Agent"] == "probe/1.0" and headers["Authorization"] == "Bearer t0ken"
+
+
+def test_garbage_instead_of_http_is_quoted_short_and_printable():
+    with RawTCPServer("garbage") as server:
+        record = crawl([server.url()])[server.url()]
+    assert record["error"] == "expected an HTTP status line, got 'SSH-2.0-OpenSSH_9.6\\r\\n'"
+
+
+def test_binary_garbage_is_an_escaped_excerpt_saying_how_much_came():
+    import random
+
+    import gevent.server
+
+    seed = 20261201
+    print(f"seed {seed}")
+    noise = bytes(random.Random(seed).randrange(256) for _ in range(700)).replace(b"\n", b"") + b"\n"
+
+    def answer(sock, address):
+        sock.recv(65536)
+        sock.sendall(noise)
+        sock.close()
+
+    server = gevent.server.StreamServer(("127.0.0.1", 0), answer)
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/"
+        record = crawl([url])[url]
+    finally:
+        server.stop()
+    assert record["error_kind"] == "protocol_error"
+    assert record["error"].startswith("expected an HTTP status line, got '") and record["error"].isprintable()
+    assert len(record["error"]) < 300 and f"({len(noise)} characters)" in record["error"]
+
+
+def test_a_body_cut_short_by_the_deadline_records_the_bytes_that_came(http_server):
+    http_server.route("/drip", drip_interval=0.2, body="x" * 60)
+    record = crawl([http_server.url("/drip")])[http_server.url("/drip")]
+    assert record["error_kind"] == "timeout" and record["status_code"] == 200
+    assert 1 <= record["body_bytes"] < 60

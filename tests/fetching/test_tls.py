@@ -42,7 +42,7 @@ def test_certificate_expiring_in_5_days_fails_tls_expiry_at_14(make_server, craw
 
 @pytest.mark.parametrize(
     "kind, message, days",
-    [("expired", "expired", (-4, -3)), ("untrusted", "verify failed", (1, 10**7)), ("wrong_host", "match", (1, 10**7))],
+    [("expired", "expired", (-3, -3)), ("untrusted", "verify failed", (1, 10**7)), ("wrong_host", "match", (1, 10**7))],
 )
 def test_verification_failures_still_report_the_certificate(make_server, crawl_one, kind, message, days):
     record = crawl_one(make_server(cert=kind), [{"type": "tls_expiry", "min_days": 14}])
@@ -62,3 +62,10 @@ def test_verify_false_fetches_but_marks_unverified(make_server, crawl_one):
     record = crawl_one(make_server(cert="untrusted"), verify=False)
     assert record["error_kind"] is None and record["status_code"] == 200
     assert record["tls"]["verified"] is False and record["tls"]["days_left"] is not None
+
+
+@pytest.mark.parametrize("days, shown", [(-3.4, -3), (5.5, 5), (0.4, 0)])
+def test_days_left_is_whole_days_truncated_toward_zero(make_server, crawl_one, days, shown):
+    """A certificate that expired 3 days and some hours ago reads -3, not -4."""
+    record = crawl_one(make_server(cert="expired" if days < 0 else "valid", days_left=days), [])
+    assert record["tls"]["days_left"] == shown
