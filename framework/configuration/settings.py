@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
-import re
 from dataclasses import dataclass, field
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
@@ -105,11 +104,6 @@ def _default(name: str, settings: type = CrawlSettings):
     if spec.default_factory is not dataclasses.MISSING:
         return spec.default_factory
     return list(spec.default) if isinstance(spec.default, tuple) else spec.default
-
-
-def mask_credentials(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for messages and logs)."""
-    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", url)
 
 
 class DistributedSettingsSchema(Schema):

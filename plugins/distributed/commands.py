@@ -15,7 +15,7 @@ import sys
 import gevent
 
 from healthcrawl import Command, ConfigError
-from healthcrawl.configuration.settings import mask_credentials
+from healthcrawl.target_parsing import mask_credentials
 
 BROKER_VARIABLE = "HEALTHCRAWL_BROKER"
 

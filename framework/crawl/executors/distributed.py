@@ -32,13 +32,14 @@ import gevent.queue
 from kombu import Consumer, Queue
 from kombu.exceptions import OperationalError
 
-from healthcrawl.configuration.settings import CrawlSettings, mask_credentials
+from healthcrawl.configuration.settings import CrawlSettings
 from healthcrawl.crawl.executors import ExecutorFailed, RunDescription
 from healthcrawl.crawl.sequence import SeqSet
 from healthcrawl.distributed.broker import CHUNK_QUEUE, CHUNK_TASK, make_app, results_queue_name
 from healthcrawl.distributed.chunks import RunSpec, chunk_message, failed_result
 from healthcrawl.errors import one_line
 from healthcrawl.records import Result, Target
+from healthcrawl.target_parsing import mask_credentials
 
 log = logging.getLogger("healthcrawl")
 
