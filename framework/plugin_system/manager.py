@@ -107,8 +107,10 @@ class PluginManager(pluggy.PluginManager):
         ``(plugin_name, error)`` after each call (``error`` is ``None`` when it returned).
         """
         hook = getattr(self.hook, hook_name)
-        for impl in hook.get_hookimpls():
-            others = [plugin for plugin in self.get_plugins() if plugin is not impl.plugin]
+        implementations = hook.get_hookimpls()
+        for impl in implementations:
+            # Leave out only the other implementers, not every plugin: this runs for each result.
+            others = [other.plugin for other in implementations if other is not impl]
             try:
                 self.subset_hook_caller(hook_name, others)(**arguments(impl.plugin_name))
             except Exception as error:
