@@ -38,6 +38,7 @@ def configuration_reference() -> str:
     """The configuration reference page, from ``CrawlSettingsSchema`` and every built-in type's ``Options``."""
     from healthcrawl.configuration.loading import DEFAULT_CHECKS
     from healthcrawl.configuration.settings import CrawlSettingsSchema
+    from healthcrawl.configuration.yaml_reading import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_VALUES
     from healthcrawl.plugin_system.manager import DISABLE_ENV, create_plugin_manager
     from healthcrawl.plugin_system.registry import ComponentRegistry
 
@@ -56,6 +57,13 @@ def configuration_reference() -> str:
         "",
         "`${NAME}` in any string value expands from the environment, and `${NAME:-default}` falls back to "
         "`default` when `NAME` is not set; an unset variable without a default is an error.",
+        "",
+        "A config file is bounded, so a hostile one is one error line, never a hang or a traceback: at most "
+        f"{MAX_CONFIG_BYTES // (1024 * 1024)} MiB (put long target lists in a `file` source), lists and "
+        f"mappings nested at most {MAX_DEPTH} deep and at most {MAX_VALUES:,} values, both counted with "
+        "every YAML alias expanded (an alias bomb is refused before it is built); an alias inside the value "
+        "it names is refused. The config is validated where it is loaded: by `healthcrawl run` and "
+        "`validate` in the parent process (the coordinator of a distributed crawl), before any worker starts.",
         "",
         "This page lists the built-in types. `healthcrawl plugins` lists the types that installed plugins add.",
         "",
@@ -117,7 +125,7 @@ def _type_name(field: fields.Field) -> str:
         if type(field) is field_class:
             return name + (" or null" if field.allow_none else "")
     custom = inspect.getdoc(type(field)) or type(field).__name__
-    return _cell(_markdown(custom.split("\n\n", 1)[0]).rstrip("."))
+    return _cell(_markdown(custom.split("\n\n", 1)[0]).rstrip(".")) + (" or null" if field.allow_none else "")
 
 
 def _default(field: fields.Field) -> str:

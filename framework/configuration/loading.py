@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 
 from healthcrawl.configuration.settings import CrawlSettings, CrawlSettingsSchema
+from healthcrawl.configuration.yaml_reading import read_yaml_config
 from healthcrawl.errors import ConfigError, one_line
 from healthcrawl.plugin_system.components import ComponentContext, ComponentDisabled
 from healthcrawl.plugin_system.manager import get_plugin_manager
@@ -88,29 +88,8 @@ def load_config(path: str | os.PathLike, registry: ComponentRegistry | None = No
     """Read, expand and validate the YAML config at ``path`` (types from ``registry``, by default every
     installed plugin's)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError([f"{path}: cannot read: {error.strerror or error}"]) from None
-    except UnicodeDecodeError as error:
-        raise ConfigError([f"{path}: not UTF-8 text: {error.reason} at byte {error.start}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError([yaml_problem(path, error)]) from None
+    data = read_yaml_config(path)
     return build_config(data, registry, name=str(path), base_dir=path.resolve().parent)
-
-
-def yaml_problem(path: Path, error: yaml.YAMLError) -> str:
-    """``PATH:LINE:COLUMN: not valid YAML: PROBLEM (CONTEXT at line L, column C)``, counted from 1."""
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    if mark is None:
-        return f"{path}: not valid YAML: {one_line(error)}"
-    text = f"{path}:{mark.line + 1}:{mark.column + 1}: not valid YAML: {error.problem or error.context}"
-    context_mark = error.context_mark
-    if error.context and error.problem and context_mark is not None:
-        text += f" ({error.context} at line {context_mark.line + 1}, column {context_mark.column + 1})"
-    return text
 
 
 def build_config(
