@@ -58,6 +58,12 @@ def configuration_reference() -> str:
         "`${NAME}` in any string value expands from the environment, and `${NAME:-default}` falls back to "
         "`default` when `NAME` is not set; an unset variable without a default is an error.",
         "",
+        "Every number has a range, shown with its key (`crawl.workers: must be at most 1024`). An integer "
+        "is a whole number: `1.5` and `true` are refused, and a string of digits (what `${NAME}` gives) is "
+        "read. Header text (`user_agent`, `request.headers`) must be sendable: no CR, LF or other control "
+        "character, no leading whitespace, Latin-1 only. A `verify` file is loaded when the config is "
+        "validated, so a file that holds no CA certificate is a config error, not an error on every target.",
+        "",
         "A config file is bounded, so a hostile one is one error line, never a hang or a traceback: at most "
         f"{MAX_CONFIG_BYTES // (1024 * 1024)} MiB (put long target lists in a `file` source), lists and "
         f"mappings nested at most {MAX_DEPTH} deep and at most {MAX_VALUES:,} values, both counted with "

@@ -46,7 +46,9 @@ _PUBLIC = {
     "SeqSet": "healthcrawl.crawl.sequence",
     # helpers for writing them
     "parse_target": "healthcrawl.target_parsing",
-    "at_least": "healthcrawl.configuration.settings",
+    "at_least": "healthcrawl.configuration.numbers",
+    "bounded_integer": "healthcrawl.configuration.numbers",
+    "bounded_number": "healthcrawl.configuration.numbers",
     # running a crawl from a program (see docs/embedding.md)
     "Crawl": "healthcrawl.crawl.engine",
     "CrawlOutcome": "healthcrawl.crawl.engine",
@@ -59,7 +61,8 @@ __all__ = ["__version__", "hookimpl", *_PUBLIC]
 
 if TYPE_CHECKING:
     from healthcrawl.configuration.loading import build_config, load_config
-    from healthcrawl.configuration.settings import CrawlSettings, at_least
+    from healthcrawl.configuration.numbers import at_least, bounded_integer, bounded_number
+    from healthcrawl.configuration.settings import CrawlSettings
     from healthcrawl.crawl.engine import Crawl, CrawlOutcome
     from healthcrawl.crawl.resume import Resume
     from healthcrawl.crawl.sequence import SeqSet

@@ -102,10 +102,43 @@ class HeadersField(fields.Field):
             if isinstance(text, bool) or not isinstance(text, (str, int, float)):
                 raise ValidationError(f"header {name}: the value must be text")
             text = str(text)
-            if "\r" in text or "\n" in text:
-                raise ValidationError(f"header {name}: the value contains a line break (CR or LF)")
+            problem = header_value_problem(text)
+            if problem:
+                raise ValidationError(f"header {name}: the value {problem}")
             headers.append((name, text))
         return tuple(headers)
+
+
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def header_value_problem(text: str) -> str | None:
+    """Why ``text`` cannot be sent as a header value (``"contains a line break (CR or LF)"``), or ``None``.
+
+    Refused: CR or LF (they would split the request), other control characters (tab is allowed),
+    leading whitespace and characters outside Latin-1, all of which requests or http.client refuse
+    when sending.
+    """
+    if "\r" in text or "\n" in text:
+        return "contains a line break (CR or LF)"
+    control = _CONTROL_CHARACTER.search(text)
+    if control:
+        return f"contains the control character {control.group()!r}"
+    if text[:1].isspace():
+        return "starts with whitespace"
+    if not text.isascii():
+        try:
+            text.encode("latin-1")
+        except UnicodeEncodeError as error:
+            return f"contains {text[error.start]!r}, which is not Latin-1 (a header is Latin-1 text)"
+    return None
+
+
+def check_header_value(text: str) -> None:
+    """A marshmallow validator: a ``ValidationError`` when ``text`` cannot be sent as a header value."""
+    problem = header_value_problem(text)
+    if problem:
+        raise ValidationError(problem)
 
 
 def _header_lines(text: str) -> Mapping[str, str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from marshmallow import RAISE, Schema, fields, post_load, validate
 
+from healthcrawl.configuration.numbers import WholeNumber, bounded_integer, bounded_number
 from healthcrawl.records import ERROR_KINDS
 
 
@@ -46,8 +47,8 @@ class RetrySettingsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    attempts = fields.Integer(
-        load_default=_default("attempts"), validate=validate.Range(min=1, error="must be at least {min}"),
+    attempts = bounded_integer(
+        1, 100, load_default=_default("attempts"),
         metadata={"description": "Fetches per target at most, the first included (1: no retry)."},
     )
     on_error_kinds = fields.List(
@@ -56,12 +57,12 @@ class RetrySettingsSchema(Schema):
         metadata={"description": "Error kinds that are retried."},
     )
     on_status = fields.List(
-        fields.Integer(validate=validate.Range(min=100, max=599, error="must be a status code (100-599)")),
+        WholeNumber(validate=validate.Range(min=100, max=599, error="must be a status code (100-599)")),
         load_default=_default("on_status"),
         metadata={"description": "Status codes of the final response that are retried."},
     )
-    backoff = fields.Float(
-        load_default=_default("backoff"), validate=validate.Range(min=0, error="must be at least {min}"),
+    backoff = bounded_number(
+        0, 3600, load_default=_default("backoff"),
         metadata={"description": "Seconds before the second attempt; doubled before each further one."},
     )
     within_deadline = fields.Boolean(

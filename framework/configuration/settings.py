@@ -8,20 +8,17 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import ssl
 from dataclasses import dataclass, field
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from healthcrawl import __version__
-from healthcrawl.configuration.request_spec import RequestSpec, RequestSpecField
+from healthcrawl.configuration.numbers import bounded_integer, bounded_number
+from healthcrawl.configuration.request_spec import RequestSpec, RequestSpecField, check_header_value
 from healthcrawl.configuration.retries import RetrySettings, RetrySettingsSchema
 from healthcrawl.fetching.resolver import RESOLVERS, split_nameserver
 from healthcrawl.target_parsing import mask_credentials
-
-
-def at_least(minimum: float) -> validate.Range:
-    """A ``Range`` validator whose message reads ``must be at least N``."""
-    return validate.Range(min=minimum, error="must be at least {min}")
 
 
 class VerifyField(fields.Field):
@@ -35,8 +32,19 @@ class VerifyField(fields.Field):
         if isinstance(value, str) and value:
             if not os.path.exists(value):
                 raise ValidationError(f"no CA bundle at {value}")
+            if not os.path.isdir(value):  # a folder of hashed certificates is read when a certificate is checked
+                _load_ca_bundle(value)
             return value
         raise ValidationError("must be true, false or the path of a CA bundle")
+
+
+def _load_ca_bundle(path: str) -> None:
+    """Load the CA certificates in ``path`` as the fetchers will; a file that holds none is a ``ValidationError``."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or error
+        raise ValidationError(f"{path} is not a CA bundle (PEM certificates): {reason}") from None
 
 
 @dataclass(frozen=True)
@@ -117,21 +125,20 @@ class DistributedSettingsSchema(Schema):
         allow_none=True,
         metadata={"description": "amqp:// URL of the RabbitMQ broker; when set, Celery workers crawl (credentials are never printed)."},
     )
-    chunk_size = fields.Integer(
-        load_default=_default("chunk_size", DistributedSettings), validate=at_least(1),
+    chunk_size = bounded_integer(
+        1, 100_000, load_default=_default("chunk_size", DistributedSettings),
         metadata={"description": "Targets per task sent to a worker."},
     )
-    chunk_deadline = fields.Float(
-        load_default=_default("chunk_deadline", DistributedSettings),
-        validate=validate.Range(min=0, min_inclusive=False, error="must be more than 0"),
+    chunk_deadline = bounded_number(
+        0, 86_400, above=True, load_default=_default("chunk_deadline", DistributedSettings),
         metadata={"description": "Seconds a worker spends on one chunk at most; keep it below RabbitMQ's consumer_timeout."},
     )
-    max_enqueued_chunks = fields.Integer(
-        load_default=_default("max_enqueued_chunks", DistributedSettings), validate=at_least(1),
+    max_enqueued_chunks = bounded_integer(
+        1, 100_000, load_default=_default("max_enqueued_chunks", DistributedSettings),
         metadata={"description": "Chunks sent and not yet answered at most (back-pressure on the coordinator)."},
     )
-    max_attempts = fields.Integer(
-        load_default=_default("max_attempts", DistributedSettings), validate=at_least(1),
+    max_attempts = bounded_integer(
+        1, 100, load_default=_default("max_attempts", DistributedSettings),
         metadata={"description": "Times a chunk is sent before its missing targets are recorded as internal_error."},
     )
 
@@ -162,13 +169,12 @@ class CrawlSettingsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    concurrency = fields.Integer(
-        load_default=_default("concurrency"), validate=at_least(1),
+    concurrency = bounded_integer(
+        1, 100_000, load_default=_default("concurrency"),
         metadata={"description": "Greenlets in the pool: targets fetched at once."},
     )
-    timeout = fields.Float(
-        load_default=_default("timeout"),
-        validate=validate.Range(min=0, min_inclusive=False, error="must be more than 0"),
+    timeout = bounded_number(
+        0, 3600, above=True, load_default=_default("timeout"),
         metadata={"description": "Seconds: one hard deadline per target (DNS, connect, TLS, headers, body, all redirects)."},
     )
     linger = fields.Boolean(
@@ -179,17 +185,16 @@ class CrawlSettingsSchema(Schema):
         load_default=_default("verify"),
         metadata={"description": "Verify TLS certificates; with a path, against the CA certificates in that file."},
     )
-    max_body_bytes = fields.Integer(
-        load_default=_default("max_body_bytes"),
-        validate=at_least(0),
+    max_body_bytes = bounded_integer(
+        0, 1 << 30, load_default=_default("max_body_bytes"),
         metadata={"description": "Body bytes read for checks (after decompression); the rest is never read."},
     )
-    max_redirects = fields.Integer(
-        load_default=_default("max_redirects"), validate=at_least(0),
+    max_redirects = bounded_integer(
+        0, 100, load_default=_default("max_redirects"),
         metadata={"description": "Redirects followed before too_many_redirects."},
     )
     user_agent = fields.String(
-        load_default=_default("user_agent"), metadata={"description": "User-Agent header of every request."}
+        load_default=_default("user_agent"), validate=check_header_value, metadata={"description": "User-Agent header of every request."}
     )
     proxy = fields.String(
         load_default=_default("proxy"),
@@ -210,24 +215,21 @@ class CrawlSettingsSchema(Schema):
             "with nameservers, a stub resolver asking them) or ares (c-ares, any number of lookups at once)."
         },
     )
-    per_host_concurrency = fields.Integer(
-        load_default=_default("per_host_concurrency"),
+    per_host_concurrency = bounded_integer(
+        1, 100_000, load_default=_default("per_host_concurrency"),
         allow_none=True,
-        validate=at_least(1),
         metadata={"description": "At most this many targets of one host in flight at once (default: no limit)."},
     )
-    per_host_delay = fields.Float(
-        load_default=_default("per_host_delay"),
-        validate=at_least(0),
+    per_host_delay = bounded_number(
+        0, 3600, load_default=_default("per_host_delay"),
         metadata={"description": "Seconds between the starts of two targets of one host (default 0)."},
     )
-    batch_size = fields.Integer(
-        load_default=_default("batch_size"), validate=at_least(1),
+    batch_size = bounded_integer(
+        1, 100_000, load_default=_default("batch_size"),
         metadata={"description": "Results per batch handed to the sinks."},
     )
-    workers = fields.Integer(
-        load_default=_default("workers"),
-        validate=at_least(1),
+    workers = bounded_integer(
+        1, 1024, load_default=_default("workers"),
         metadata={
             "default_text": "the number of CPUs",
             "description": "Processes that fetch, each with its own gevent pool (default: the number of CPUs); "

@@ -7,16 +7,15 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 
-from healthcrawl import Check, CheckOutcome, Snapshot, at_least, hookimpl
+from healthcrawl import Check, CheckOutcome, Snapshot, bounded_integer, hookimpl
 
 
 class BodyMatchOptions(Schema):
     pattern = fields.String(required=True, metadata={"description": "Substring, or regular expression with regex: true."})
     regex = fields.Boolean(load_default=False, metadata={"description": "Treat pattern as a regular expression (matched on bytes)."})
     negate = fields.Boolean(load_default=False, metadata={"description": "Pass when the pattern is absent."})
-    scan_bytes = fields.Integer(
-        load_default=65536,
-        validate=at_least(1),
+    scan_bytes = bounded_integer(
+        1, 1 << 30, load_default=65536,
         metadata={"description": "Bytes of the body a regular expression scans (bounds runaway patterns)."},
     )
 

@@ -13,10 +13,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 
-from healthcrawl import Check, CheckOutcome, Snapshot, hookimpl
+from healthcrawl import Check, CheckOutcome, Snapshot, bounded_number, hookimpl
 from healthcrawl.configuration.request_spec import JsonValue
 from healthcrawl.plugins.checks.fields import RegularExpression
 
+JSON_EXACT = 2**53
+"""Largest integer a JSON number (a double) holds exactly: the bound of the comparison options."""
 COMPARISONS = {"lt": ("<", float.__lt__), "le": ("<=", float.__le__), "gt": (">", float.__gt__), "ge": (">=", float.__ge__)}
 _MISSING = object()
 _INDEX = re.compile(r"\[(\d+)\]")
@@ -30,10 +32,10 @@ class JsonOptions(Schema):
     equals = JsonValue(allow_none=True, metadata={"description": "The value must equal this (any JSON value)."})
     matches = RegularExpression(metadata={"description": "The value, as text, must match this regular expression."})
     exists = fields.Boolean(metadata={"description": "true: the path must exist; false: it must not."})
-    lt = fields.Float(metadata={"description": "The value must be a number below this."})
-    le = fields.Float(metadata={"description": "The value must be a number at most this."})
-    gt = fields.Float(metadata={"description": "The value must be a number above this."})
-    ge = fields.Float(metadata={"description": "The value must be a number at least this."})
+    lt = bounded_number(-JSON_EXACT, JSON_EXACT, metadata={"description": "The value must be a number below this."})
+    le = bounded_number(-JSON_EXACT, JSON_EXACT, metadata={"description": "The value must be a number at most this."})
+    gt = bounded_number(-JSON_EXACT, JSON_EXACT, metadata={"description": "The value must be a number above this."})
+    ge = bounded_number(-JSON_EXACT, JSON_EXACT, metadata={"description": "The value must be a number at least this."})
 
     @validates_schema
     def sane_conditions(self, data, **kwargs):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from healthcrawl import Check, CheckOutcome, Snapshot, hookimpl
+from healthcrawl import Check, CheckOutcome, Snapshot, bounded_number, hookimpl
 
 PHASES = ("total", "dns", "connect", "tls", "ttfb")
 
 
 class ResponseTimeOptions(Schema):
-    max_ms = fields.Float(
-        required=True,
-        validate=validate.Range(min=0, min_inclusive=False, error="must be more than 0"),
+    max_ms = bounded_number(
+        0, 3_600_000, above=True, required=True,
         metadata={"description": "Fail above this many milliseconds."},
     )
     phase = fields.String(

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, fields, validate
 
-from healthcrawl import Check, CheckOutcome, Snapshot, at_least, hookimpl
+from healthcrawl import Check, CheckOutcome, Snapshot, bounded_integer, hookimpl
 
 VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
@@ -25,7 +25,7 @@ class TlsOptions(Schema):
         load_default=False,
         metadata={"description": "The certificate must name the final URL's host, even with crawl.verify false."},
     )
-    min_days = fields.Integer(validate=at_least(0), metadata={"description": "Fail below this many days left."})
+    min_days = bounded_integer(0, 3650, metadata={"description": "Fail below this many days left."})
 
 
 class TlsCheck(Check):

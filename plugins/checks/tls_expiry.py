@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema
 
-from healthcrawl import Check, CheckOutcome, Snapshot, at_least, hookimpl
+from healthcrawl import Check, CheckOutcome, Snapshot, bounded_integer, hookimpl
 
 
 class TlsExpiryOptions(Schema):
-    min_days = fields.Integer(load_default=14, validate=at_least(0), metadata={"description": "Fail below this many days."})
+    min_days = bounded_integer(0, 3650, load_default=14, metadata={"description": "Fail below this many days."})
 
 
 class TlsExpiryCheck(Check):

@@ -14,7 +14,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from healthcrawl import ComponentContext, Result, RunInfo, Sink, Summary, at_least
+from healthcrawl import ComponentContext, Result, RunInfo, Sink, Summary, bounded_integer, bounded_number
 from healthcrawl.plugins.database.storage import DEFAULT_DB
 
 
@@ -25,18 +25,16 @@ class DatabaseSinkOptions(Schema):
             "description": "Any SQLAlchemy URL; a relative sqlite:/// file is relative to the config file's folder."
         },
     )
-    retry_for = fields.Float(
-        load_default=300.0,
-        validate=at_least(0),
+    retry_for = bounded_number(
+        0, 86_400, load_default=300.0,
         metadata={"description": "Seconds to keep retrying an unreachable database before the run fails."},
     )
     spool_dir = fields.String(
         load_default="healthcrawl-spool",
         metadata={"description": "Where results wait while the database is away (relative to the config file's folder)."},
     )
-    spool_max_mb = fields.Integer(
-        load_default=1024,
-        validate=at_least(1),
+    spool_max_mb = bounded_integer(
+        1, 1 << 20, load_default=1024,
         metadata={"description": "Spool size at which the crawl waits for the database instead of spooling more."},
     )
 

@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from healthcrawl import ComponentContext, ConfigError, Source, Target, at_least, parse_target
+from healthcrawl import ComponentContext, ConfigError, Source, Target, bounded_integer, parse_target
 from healthcrawl.configuration.request_spec import RequestSpecField
 
 
@@ -27,8 +27,8 @@ class SqlSourceOptions(Schema):
         metadata={"description": "A SELECT statement (instead of table); give it an ORDER BY so that --resume works."},
     )
     column = fields.String(load_default="target", metadata={"description": "The column that holds the URL or domain."})
-    fetch_rows = fields.Integer(
-        load_default=1000, validate=at_least(1), metadata={"description": "Rows fetched from the cursor at a time."}
+    fetch_rows = bounded_integer(
+        1, 100_000, load_default=1000, metadata={"description": "Rows fetched from the cursor at a time."}
     )
     request = RequestSpecField()
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validates, validates_schema
 
-from healthcrawl import ConfigError, Result, RunInfo, Sink, Summary, at_least
+from healthcrawl import ConfigError, Result, RunInfo, Sink, Summary, bounded_number
 
 INSTALL_HINT = "pip install 'healthcrawl[prometheus]'"
 
@@ -31,8 +31,8 @@ class PrometheusSinkOptions(Schema):
         load_default=False,
         metadata={"description": "Write only run totals and histograms, no series per target (for very large crawls)."},
     )
-    push_timeout = fields.Float(
-        load_default=30.0, validate=at_least(0.1), metadata={"description": "Seconds to wait for the Pushgateway."},
+    push_timeout = bounded_number(
+        0.1, 3600, load_default=30.0, metadata={"description": "Seconds to wait for the Pushgateway."},
     )
 
     @validates("textfile")
