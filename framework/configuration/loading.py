@@ -246,10 +246,13 @@ def _nested_schema(schema: Schema | None, key: Any) -> Schema | None:
 
 
 def _sentence(message: str) -> str:
+    """marshmallow's ``Not a valid integer.`` as ``not a valid integer``; a message that starts with a value
+    (``REDISS://host: ...``, ``URL ...``) keeps its case."""
     if message == _UNKNOWN_FIELD:
         return "unknown key"
     message = message.rstrip(".")
-    return message[:1].lower() + message[1:]
+    first_word = message.split(" ", 1)[0]
+    return message[:1].lower() + message[1:] if first_word[1:].islower() or len(first_word) == 1 else message
 
 
 def _expand_environment(value: Any, place: str, problems: list[str]) -> Any:

@@ -57,39 +57,40 @@ def _read_text(path: Path) -> str:
 
 def _check_bounds(path: Path, text: str) -> None:
     """Walk the parser's events, counting values and depth as if every alias were expanded."""
-    open_nodes: list[list] = []  # [anchor, values, depth below] of each list or mapping not yet closed
-    expanded: dict[str, tuple[int, int]] = {}  # anchor -> (values, depth) of the node it names
+    open_nodes: list[list] = []  # [anchor, values, depth] of each list or mapping not yet closed
+    expanded: dict[str, tuple[int, int]] = {}  # anchor -> (values, depth) of the value it names
     total = 0
     for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.AliasEvent):
-            if any(node[0] == event.anchor for node in open_nodes):
-                raise _bound_error(path, event, f"alias *{event.anchor} refers to a value that contains it")
-            values, depth = expanded.get(event.anchor, (1, 0))  # an unknown anchor: the loader reports it
-        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             open_nodes.append([event.anchor, 1, 1])
             if len(open_nodes) > MAX_DEPTH:
                 raise _bound_error(path, event, f"nested more than {MAX_DEPTH} deep, the most a config may nest")
-            continue
+            total += 1
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             anchor, values, depth = open_nodes.pop()
             if anchor is not None:
                 expanded[anchor] = (values, depth)
             if open_nodes:
                 _add(open_nodes[-1], values, depth)
-            continue
+        elif isinstance(event, yaml.AliasEvent):
+            if any(node[0] == event.anchor for node in open_nodes):
+                raise _bound_error(path, event, f"alias *{event.anchor} refers to a value that contains it")
+            values, depth = expanded.get(event.anchor, (1, 0))  # an unknown anchor: the loader reports it
+            if len(open_nodes) + depth > MAX_DEPTH:
+                raise _bound_error(
+                    path, event, f"nested more than {MAX_DEPTH} deep once aliases are expanded, the most a config may nest"
+                )
+            total += values
+            if open_nodes:
+                _add(open_nodes[-1], values, depth)
         elif isinstance(event, yaml.ScalarEvent):
-            values, depth = 1, 0
             if event.anchor is not None:
-                expanded[event.anchor] = (values, depth)
-        else:
-            continue
-        total += values
+                expanded[event.anchor] = (1, 0)
+            total += 1
+            if open_nodes:
+                _add(open_nodes[-1], 1, 0)
         if total > MAX_VALUES:
             raise _bound_error(path, event, f"more than {MAX_VALUES:,} values once aliases are expanded, the most a config may hold")
-        if len(open_nodes) + depth > MAX_DEPTH:
-            raise _bound_error(path, event, f"nested more than {MAX_DEPTH} deep once aliases are expanded, the most a config may nest")
-        if open_nodes:
-            _add(open_nodes[-1], values, depth)
 
 
 def _described(text: str, error: yaml.YAMLError) -> yaml.YAMLError:
