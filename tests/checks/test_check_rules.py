@@ -402,8 +402,10 @@ def test_tls_min_version(version, ok):
     assert result[1].endswith("older than TLSv1.2") is not ok
 
 
-def test_tls_min_version_lowest_accepts_every_known_version():
+def test_tls_min_version_lowest_accepts_every_known_version_but_not_an_unknown_one():
     assert tls({"min_version": "TLSv1"}, tls=tls_info(version="TLSv1"))[0] is True
+    assert tls({"min_version": "TLSv1"}, tls=tls_info(version=None))[1].endswith("older than TLSv1")
+    assert tls({"min_version": "TLSv1.1"}, tls=tls_info(version="SSLv3"))[0] is False
     assert problems({"type": "tls", "min_version": "TLSv2"}) == [
         "checks[0].min_version: must be one of: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3"]
 
