@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES_FILE = ROOT / "mutation" / "modules.toml"
 EQUIVALENT_FILE = ROOT / "mutation" / "equivalent.txt"
 ARTEFACTS = ROOT / ".mutation"
+NOT_SAMPLED = "not in the sample"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class ModuleResult:
     timeouts: int = 0
     errors: int = 0  # cosmic-ray could not apply the mutant; not counted as tried
     pending: int = 0
+    not_sampled: int = 0
     survivors: list[Survivor] = field(default_factory=list)
     equivalent: list[Survivor] = field(default_factory=list)
     stale_equivalents: list[Equivalent] = field(default_factory=list)
@@ -132,11 +136,15 @@ def run_baseline(command: str) -> float:
     return time.monotonic() - started
 
 
-def run_module(module: str, tests: list[str], resume: bool) -> float:
-    """Mutate ``module`` one mutant at a time and run ``tests`` against each; returns the seconds taken."""
+def run_module(module: str, tests: list[str], resume: bool, sample: int | None, seed: int) -> float:
+    """Mutate ``module`` one mutant at a time and run ``tests`` against each; returns the seconds taken.
+
+    With ``sample``, only that many mutants, drawn with ``seed``, run; the others are marked skipped.
+    """
     from cosmic_ray.commands import init
     from cosmic_ray.mutating import mutate_and_test
     from cosmic_ray.work_db import use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
     restore_if_interrupted(module)
     command = test_command(tests)
@@ -148,6 +156,12 @@ def run_module(module: str, tests: list[str], resume: bool) -> float:
         if not (resume and db.num_work_items):
             init([Path(module)], db, {})
         pending = sorted(db.pending_work_items, key=lambda item: item.mutations[0].start_pos)
+        if sample is not None and sample < len(pending):
+            chosen = set(random.Random(seed).sample(range(len(pending)), sample))
+            skipped = [item.job_id for index, item in enumerate(pending) if index not in chosen]
+            db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=NOT_SAMPLED))
+            pending = [item for index, item in enumerate(pending) if index in chosen]
+            print(f"{module}: a sample of {sample} mutants (--seed {seed})")
         print(f"{module}: {len(pending)} mutants to run, tests take {baseline:.1f} s: {command}", flush=True)
         source = ROOT / module
         backup = session_path(module, ".original.py")
@@ -188,6 +202,7 @@ def summarize(module: str, equivalents: list[Equivalent]) -> ModuleResult | None
         result.pending = db.num_work_items - db.num_results
         for item, outcome in db.completed_work_items:
             if outcome.worker_outcome in (WorkerOutcome.NO_TEST, WorkerOutcome.SKIPPED):
+                result.not_sampled += outcome.output == NOT_SAMPLED
                 continue
             if outcome.worker_outcome != WorkerOutcome.NORMAL:
                 result.errors += 1
@@ -223,6 +238,8 @@ def print_report(results: list[ModuleResult]) -> None:
               f"  {len(result.equivalent):>10}  {result.score:5.1f}%  {took}")
     for result in results:
         notes = []
+        if result.not_sampled:
+            notes.append(f"a sample: {result.not_sampled} more mutants were not run")
         if result.pending:
             notes.append(f"{result.pending} mutants not run yet (--resume runs them)")
         if result.errors:
@@ -271,10 +288,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", nargs="+", help="test files to run instead of the ones modules.toml lists")
     parser.add_argument("--report", action="store_true", help="print the last results again without running")
     parser.add_argument("--resume", action="store_true", help="run only the mutants an interrupted run left")
+    parser.add_argument("--sample", type=int, metavar="N", help="run a random sample of N mutants per module")
+    parser.add_argument("--seed", type=int, default=random.randrange(10_000), help="seed of --sample (printed)")
     parser.add_argument("--fail-under", type=float, metavar="PERCENT", help="exit 1 if a module scores below it")
     parser.add_argument("--list", action="store_true", help="print the modules and their tests, and stop")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
+    # Ctrl-C, and a plain kill, put the module back (a run started in the background ignores SIGINT otherwise).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     table = load_table()
     if args.list:
@@ -285,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     equivalents = load_equivalents()
     if not args.report:
         for module, tests in selected.items():
-            run_module(module, tests, args.resume)
+            run_module(module, tests, args.resume, args.sample, args.seed)
     results = [result for module in selected if (result := summarize(module, equivalents)) is not None]
     if not results:
         print("no results yet: run without --report first", file=sys.stderr)

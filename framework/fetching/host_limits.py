@@ -44,8 +44,7 @@ class HostLimiter:
             if entry is not None:
                 entry[0].acquire()
             try:
-                if self.delay > 0:
-                    self.wait_for_turn(host)
+                self.wait_for_turn(host)
                 yield
             finally:
                 if entry is not None:

@@ -3,9 +3,13 @@
 import time
 
 import gevent
+import gevent.event
+import gevent.pool
+import pytest
 from gevent.server import StreamServer
 
 from healthcrawl import hookimpl
+from healthcrawl.fetching.host_limits import HostLimiter
 from healthcrawl.testing.crawl import run_crawl
 
 
@@ -54,6 +58,100 @@ def crawl(targets, **settings):
     assert len(records) == len(targets) and all(r["ok"] for r in records), records[:2]
 
 
+# The limiter itself: its bookkeeping is freed and pruned, so memory does not grow with the number of hosts.
+
+def test_the_limiter_is_active_with_a_concurrency_or_a_delay():
+    assert HostLimiter(None, 0).active is False
+    assert HostLimiter(1, 0).active is True
+    assert HostLimiter(None, 0.001).active is True
+
+
+def test_a_host_holds_a_slot_entry_only_while_a_target_waits_or_runs():
+    limiter = HostLimiter(1, 0)
+    inside, release = gevent.event.Event(), gevent.event.Event()
+    entered = []
+
+    def visit(name):
+        with limiter.slot("a.test"):
+            entered.append(name)
+            inside.set()
+            release.wait()
+
+    first = gevent.spawn(visit, "first")
+    inside.wait(timeout=10)
+    second = gevent.spawn(visit, "second")
+    gevent.sleep(0)
+    assert entered == ["first"]  # concurrency 1: the second waits for the first
+    assert limiter._slots["a.test"][1] == 2  # both counted, so the entry outlives the first
+    release.set()
+    gevent.joinall([first, second], timeout=10, raise_error=True)
+    assert entered == ["first", "second"] and limiter._slots == {}
+
+
+def test_a_slot_is_freed_when_the_target_raises():
+    limiter = HostLimiter(2, 0)
+    with pytest.raises(RuntimeError):
+        with limiter.slot("a.test"):
+            assert limiter._slots["a.test"][1] == 1
+            raise RuntimeError("boom")
+    assert limiter._slots == {}
+    with limiter.slot("a.test"), limiter.slot("a.test"):  # both places are back
+        pass
+
+
+def test_without_a_concurrency_or_delay_nothing_is_remembered():
+    limiter = HostLimiter(None, 0)
+    with limiter.slot("a.test"):
+        assert limiter._slots == {}
+    limiter.wait_for_turn("a.test")
+    assert limiter._slots == {} and limiter._next_start == {}
+
+
+def test_each_start_on_a_host_is_delay_after_the_one_before():
+    delay = 0.2
+    limiter = HostLimiter(None, delay)
+    before = time.monotonic()
+    limiter.wait_for_turn("a.test")
+    first_start = limiter._next_start["a.test"] - delay
+    assert before <= first_start <= time.monotonic()
+    limiter.wait_for_turn("a.test")  # waits until first_start + delay
+    assert time.monotonic() >= first_start + delay - 0.01
+    assert limiter._next_start["a.test"] == pytest.approx(first_start + 2 * delay)
+    limiter.wait_for_turn("b.test")  # another host does not wait for a.test
+    assert limiter._next_start["b.test"] - delay < first_start + 2 * delay
+
+
+def test_start_times_in_the_past_are_pruned_every_10000_starts():
+    limiter = HostLimiter(None, 1e-9)
+    sizes = {}
+    for n in range(1, 20_001):
+        limiter.wait_for_turn(f"host{n}.test")
+        if n in (9_999, 10_000, 19_999, 20_000):
+            sizes[n] = len(limiter._next_start)
+    assert sizes[9_999] == 9_999 and sizes[19_999] >= 9_999
+    assert sizes[10_000] < 100 and sizes[20_000] < 100, sizes  # only starts not yet in the past are kept
+
+
+def test_a_pruned_host_still_waits_for_a_start_in_the_future():
+    limiter = HostLimiter(None, 3600)
+    limiter.wait_for_turn("slow.test")
+    for n in range(10_000):
+        limiter._next_start[f"gone{n}.test"] = 0.0  # starts long past
+    limiter._since_prune = 9_999
+    limiter.wait_for_turn("fast.test")
+    assert set(limiter._next_start) == {"slow.test", "fast.test"}
+
+
+def test_memory_stays_bounded_over_100000_hosts():
+    limiter = HostLimiter(2, 1e-9)
+    most_slots = 0
+    for n in range(100_000):
+        with limiter.slot(f"host{n}.test"):
+            most_slots = max(most_slots, len(limiter._slots))
+    assert limiter._slots == {} and most_slots == 1
+    assert len(limiter._next_start) <= 10_000
+
+
 def test_per_host_concurrency_caps_each_host_but_not_the_crawl():
     with RecordingServer("127.0.0.1") as a, RecordingServer("127.0.0.2") as b:
         crawl([f"{a.url}?{i}" for i in range(10)] + [f"{b.url}?{i}" for i in range(10)], per_host_concurrency=2)
@@ -97,8 +195,6 @@ def test_per_host_delay_spaces_the_starts_on_one_host_while_other_hosts_go_on(re
 
 
 def test_bad_per_host_settings_name_the_key():
-    import pytest
-
     from healthcrawl import ConfigError
     from healthcrawl.configuration.loading import build_config
     from healthcrawl.plugin_system.manager import get_plugin_manager
