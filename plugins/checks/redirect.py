@@ -6,14 +6,14 @@ from urllib.parse import urljoin, urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from healthcrawl import Check, CheckOutcome, Snapshot, bounded_integer, hookimpl
+from healthcrawl import Check, CheckOutcome, Snapshot, hookimpl
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 class RedirectOptions(Schema):
     status = fields.List(
-        bounded_integer(300, 399, validate=validate.OneOf(REDIRECT_STATUSES, error="must be one of: {choices}")),
+        fields.Integer(strict=True, validate=validate.OneOf(REDIRECT_STATUSES, error="must be one of: {choices}")),
         metadata={"description": "Redirect statuses that pass (needs request follow_redirects: false to be seen)."},
     )
     to = fields.String(metadata={"description": "The exact URL redirected to."})
