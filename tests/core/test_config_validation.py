@@ -744,3 +744,21 @@ def test_an_empty_file_is_an_empty_config(tmp_path):
     path = tmp_path / "crawl.yaml"
     path.write_text("# nothing\n")
     assert _load_problems(path) == ["sources: at least one source is required"]
+
+
+def test_header_text_outside_latin_1_is_named(registry):
+    assert crawl_problems({"request": {"headers": {"X-A": "a€"}}}, registry) == [
+        "crawl.request.headers: header X-A: the value contains '€', which is not Latin-1 (a header is Latin-1 text)"
+    ]
+    assert settings_of({"request": {"headers": {"X-A": "café"}}}, registry).request.headers == (("X-A", "café"),)
+
+
+def test_auth_types_are_compared_by_value_as_read_from_a_file(tmp_path):
+    """Strings read from YAML are not the interned constants of the code: ``is`` would not match them."""
+    basic = "".join(["ba", "sic"])
+    path = tmp_path / "crawl.yaml"
+    path.write_text("crawl: {request: {auth: {type: basic}}}\nsources: [{type: list, targets: [a.example]}]\n")
+    assert _load_problems(path) == ["crawl.request.auth.username: basic auth needs a username"]
+    assert build_config(
+        {"crawl": {"request": {"auth": {"type": basic, "username": "u", "password": "p"}}}, "sources": [LIST_SOURCE]}
+    ).settings.request.auth == ("basic", "u", "p")
