@@ -762,3 +762,18 @@ def test_auth_types_are_compared_by_value_as_read_from_a_file(tmp_path):
     assert build_config(
         {"crawl": {"request": {"auth": {"type": basic, "username": "u", "password": "p"}}}, "sources": [LIST_SOURCE]}
     ).settings.request.auth == ("basic", "u", "p")
+
+
+def test_an_excluded_minimum_refuses_what_is_below_it_too():
+    from healthcrawl.configuration.numbers import Bounds
+
+    for value in (0.5, 0.2, -1):
+        with pytest.raises(ValidationError, match="^must be more than 0.5$"):
+            Bounds(min=0.5, min_inclusive=False)(value)
+
+
+def test_bounded_fields_take_their_ends_by_name_and_the_rest_only_by_keyword():
+    assert bounded_number(minimum=0, maximum=1).validators[0].max == 1
+    assert bounded_integer(minimum=0, maximum=1).validators[0].max == 1
+    with pytest.raises(TypeError):
+        bounded_number(0, 1, True)  # above=True must be said
