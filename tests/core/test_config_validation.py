@@ -777,3 +777,14 @@ def test_bounded_fields_take_their_ends_by_name_and_the_rest_only_by_keyword():
     assert bounded_integer(minimum=0, maximum=1).validators[0].max == 1
     with pytest.raises(TypeError):
         bounded_number(0, 1, True)  # above=True must be said
+
+
+def test_the_documented_bounds_of_a_config_file():
+    assert (yaml_reading.MAX_CONFIG_BYTES, yaml_reading.MAX_DEPTH, yaml_reading.MAX_VALUES) == (4 * 1024 * 1024, 64, 1_000_000)
+
+
+def test_an_undefined_alias_counts_as_one_value(tmp_path, monkeypatch):
+    path = tmp_path / "crawl.yaml"
+    path.write_text("a: *nowhere\n")  # the mapping, "a" and the alias: 3 values, then the loader refuses the alias
+    monkeypatch.setattr(yaml_reading, "MAX_VALUES", 3)
+    assert _load_problems(path)[0].startswith(f"{path}:1:4: not valid YAML: found undefined alias")
