@@ -11,6 +11,7 @@ classes (``healthcrawl.fetching.trace`` says why a context variable and why that
 from __future__ import annotations
 
 import functools
+import re
 import socket
 import ssl
 import struct
@@ -23,6 +24,7 @@ from urllib3.connection import HTTPConnection
 
 from healthcrawl.fetching.adapter import PoolSettings, PoolSettingsAdapter, build_ssl_context
 from healthcrawl.fetching.connections import connect_socket, traced_pool_classes
+from healthcrawl.fetching.error_kinds import ProtocolViolation, excerpt
 from healthcrawl.fetching.resolver import Resolver, is_ip_literal
 from healthcrawl.fetching.trace import FetchTrace, Handshake, sending_with
 
@@ -32,6 +34,8 @@ HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00
 """The HTTP/2 connection preface and an empty SETTINGS frame: what an HTTP/2 client sends first."""
 FRAME_HEADER_BYTES = 9
 SETTINGS_FRAME = 0x04
+_CONTENT_LENGTH = re.compile(r"[0-9]+")
+"""RFC 9110's ``Content-Length = 1*DIGIT`` (Python's ``int()`` also takes signs, underscores and other digits)."""
 
 
 class Transport:
@@ -110,6 +114,10 @@ class Transport:
                 request, stream=True, timeout=(self.timeout, self.timeout), verify=self.verify, proxies=self.proxies
             )
         trace.response_head_arrived()
+        problem = content_length_problem(response.headers.get("Content-Length"))
+        if problem is not None:
+            response.close()  # where the body ends is unknown: the connection is not reused
+            raise ProtocolViolation(problem)
         return response
 
     def _new_adapter(self, ssl_context: ssl.SSLContext) -> PoolSettingsAdapter:
@@ -178,6 +186,23 @@ class Transport:
         for adapter in self._client_cert_adapters.values():
             adapter.close()
         self._client_cert_adapters.clear()
+
+
+def content_length_problem(value: str | None) -> str | None:
+    """What is wrong with a response's ``Content-Length`` (duplicates arrive joined by commas), or ``None``.
+
+    urllib3 reads a body of unknown length for a negative or non-numeric value; here such a
+    value, or copies that disagree, are a protocol error. Equal copies (``5, 5``) are one value
+    (RFC 9110, section 8.6).
+    """
+    if value is None:
+        return None
+    lengths = {item.strip(" \t") for item in value.split(",")}
+    if not all(_CONTENT_LENGTH.fullmatch(length) for length in lengths):
+        return f"invalid Content-Length {excerpt(value)}"
+    if len({int(length) for length in lengths}) > 1:
+        return f"conflicting Content-Length values {excerpt(value)}"
+    return None
 
 
 def _host_and_port(url: str) -> tuple[str, int]:
