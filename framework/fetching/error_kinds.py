@@ -10,6 +10,7 @@ import requests
 import urllib3.exceptions as u3
 
 from healthcrawl.errors import one_line
+from healthcrawl.fetching.network_policy import BlockedAddress
 
 EMPTY_REPLY = "the server closed the connection without sending a response (empty reply)"
 HTTP2_ONLY = "server speaks only HTTP/2"
@@ -32,6 +33,7 @@ class ProtocolViolation(Exception):
 # Checked in order: the first kind with a matching exception anywhere in the chain wins.
 _KINDS_BY_EXCEPTION: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
     ("invalid_target", (requests.exceptions.InvalidURL, u3.LocationParseError, requests.exceptions.MissingSchema)),
+    ("blocked_address", (BlockedAddress,)),
     ("too_many_redirects", (requests.exceptions.TooManyRedirects,)),
     ("dns_error", (u3.NameResolutionError, socket.gaierror)),
     ("tls_error", (ssl.SSLError, ssl.CertificateError, u3.SSLError, requests.exceptions.SSLError)),

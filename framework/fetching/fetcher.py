@@ -27,6 +27,7 @@ from healthcrawl.fetching.error_kinds import (
     excerpt,
 )
 from healthcrawl.fetching.host_limits import HostLimiter
+from healthcrawl.fetching.network_policy import NetworkPolicy
 from healthcrawl.fetching.request import OutgoingRequest
 from healthcrawl.fetching.resolver import build_resolver
 from healthcrawl.fetching.tls_facts import describe_certificate
@@ -68,6 +69,7 @@ def build_fetcher(
         proxy=settings.proxy,
         pool_size=max(pool_size, 10),
         timeout=settings.timeout,
+        network_policy=NetworkPolicy.from_settings(settings.deny_networks, settings.allow_networks),
     )
     return Fetcher(
         transport,

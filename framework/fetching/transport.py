@@ -25,6 +25,7 @@ from urllib3.connection import HTTPConnection
 from healthcrawl.fetching.adapter import PoolSettings, PoolSettingsAdapter, build_ssl_context
 from healthcrawl.fetching.connections import connect_socket, traced_pool_classes
 from healthcrawl.fetching.error_kinds import ProtocolViolation, excerpt
+from healthcrawl.fetching.network_policy import OPEN, NetworkPolicy
 from healthcrawl.fetching.resolver import Resolver, is_ip_literal
 from healthcrawl.fetching.trace import FetchTrace, Handshake, sending_with
 
@@ -47,7 +48,9 @@ class Transport:
     ``PreparedRequest`` handed straight to the adapter. ``timeout`` bounds each socket
     operation (connect, each read); the caller bounds the whole fetch. Requests with a client
     certificate (mTLS) go through an adapter of their own per certificate, whose SSL context
-    holds it, so that no other request ever presents it.
+    holds it, so that no other request ever presents it. Every socket, the follow-up probes'
+    included, connects only where ``network_policy`` allows (to the proxy's address, when
+    there is a proxy).
     """
 
     def __init__(
@@ -60,13 +63,15 @@ class Transport:
         proxy: str | None,
         pool_size: int,
         timeout: float,
+        network_policy: NetworkPolicy = OPEN,
     ):
         self.resolver = resolver
+        self.network_policy = network_policy
         self.timeout = timeout
         self.socket_options = list(HTTPConnection.default_socket_options) + ([LINGER_ZERO] if linger else [])
         self.pool_size = pool_size
         self._verify_setting = verify
-        self._pool_classes = traced_pool_classes(resolver)
+        self._pool_classes = traced_pool_classes(resolver, network_policy)
         self.adapter = self._new_adapter(build_ssl_context(verify))
         self._client_cert_adapters: dict[tuple[str, str | None], PoolSettingsAdapter] = {}
         # Ask for identity or gzip only: what we can bound while decoding.
@@ -136,14 +141,14 @@ class Transport:
     def read_unverified_handshake(self, url: str) -> Handshake:
         """Handshake without verification with ``url``'s server, to read a certificate a verified handshake rejected.
 
-        Connects directly (not through the proxy), with the transport's resolver and socket
-        options. The result is the caller's; no trace sees it. Its certificate is ``None``
+        Connects directly (not through the proxy), with the transport's resolver, socket
+        options and network policy. The result is the caller's; no trace sees it. Its certificate is ``None``
         when even this handshake fails.
         """
         host, port = _host_and_port(url)
         for address in self._addresses(host):
             try:
-                with connect_socket(address, port, socket_options=self.socket_options, timeout=self.timeout) as raw:
+                with self._connect(address, port) as raw:
                     server_hostname = None if is_ip_literal(host) else host
                     with _unverified_context().wrap_socket(raw, server_hostname=server_hostname) as tls:
                         return Handshake(tls.getpeercert(binary_form=True), tls.version(), verified=False)
@@ -161,7 +166,7 @@ class Transport:
         host, port = _host_and_port(url)
         for address in self._addresses(host):
             try:
-                with connect_socket(address, port, socket_options=self.socket_options, timeout=self.timeout) as sock:
+                with self._connect(address, port) as sock:
                     sock.sendall(HTTP2_PREFACE)
                     head = b""
                     while len(head) < FRAME_HEADER_BYTES and (chunk := sock.recv(FRAME_HEADER_BYTES - len(head))):
@@ -170,6 +175,12 @@ class Transport:
             except OSError:
                 continue
         return False
+
+    def _connect(self, address: str, port: int) -> socket.socket:
+        """A socket connected to ``address`` directly, as the pools' connections would be (network policy included)."""
+        return connect_socket(
+            address, port, network_policy=self.network_policy, socket_options=self.socket_options, timeout=self.timeout
+        )
 
     def _addresses(self, host: str) -> list[str]:
         """The addresses to try for ``host`` (an IP literal is its own); none when it does not resolve."""
