@@ -272,6 +272,9 @@ def test_a_client_certificate_alert_says_one_is_required(alert):
 def test_the_tls_markers_sharpen_only_tls_errors():
     for marker in ("no application protocol", "CERTIFICATE_REQUIRED", "ALERT_BAD_CERTIFICATE"):
         assert classify(ConnectionResetError(104, f"reset ({marker})")) == ("connection_reset", f"[Errno 104] reset ({marker})")
+        # a kind that sorts after tls_error, too
+        redirects = requests.exceptions.TooManyRedirects(f"more than 3 redirects (last Location: /{marker})")
+        assert classify(redirects) == ("too_many_redirects", f"more than 3 redirects (last Location: /{marker})")
     assert classify(ssl.SSLError(1, "handshake failure")) == ("tls_error", "handshake failure")
 
 
