@@ -68,10 +68,9 @@ class NetworkPolicy:
         """Raise ``BlockedAddress`` when ``address`` (an IP address, no brackets) may not be connected to."""
         if not self.denied:
             return
-        candidates = [ipaddress.ip_address(address)]
-        mapped = getattr(candidates[0], "ipv4_mapped", None)
-        if mapped is not None:
-            candidates.append(mapped)
+        ip = ipaddress.ip_address(address)
+        mapped = getattr(ip, "ipv4_mapped", None)  # IPv6 only
+        candidates = [ip] if mapped is None else [ip, mapped]
         denied_by = next((network for ip in candidates for network in self.denied if ip in network), None)
         if denied_by is None or any(ip in network for ip in candidates for network in self.allowed):
             return

@@ -175,14 +175,14 @@ def test_through_a_proxy_the_proxy_address_is_the_one_checked(http_server):
 def test_bad_networks_are_config_errors_naming_the_key(tmp_path, healthcrawl_cli):
     config = tmp_path / "crawl.yaml"
     config.write_text(
-        "crawl: {deny_networks: [private, 10.0.0.1/8, nowhere], allow_networks: [1.2.3.4/33]}\n"
+        "crawl: {deny_networks: [PRIVATE, 10.0.0.1/8, public], allow_networks: [1.2.3.4/33]}\n"
         "sources: [{type: list, targets: [a.example]}]\n"
     )
     result = healthcrawl_cli("validate", config)
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         "error: crawl.deny_networks[1]: 10.0.0.1/8 has host bits set (expected a CIDR such as 10.0.0.0/8, an address, or private)",
-        "error: crawl.deny_networks[2]: 'nowhere' does not appear to be an IPv4 or IPv6 network "
+        "error: crawl.deny_networks[2]: 'public' does not appear to be an IPv4 or IPv6 network "
         "(expected a CIDR such as 10.0.0.0/8, an address, or private)",
         "error: crawl.allow_networks[0]: '1.2.3.4/33' does not appear to be an IPv4 or IPv6 network "
         "(expected a CIDR such as 10.0.0.0/8, an address, or private)",
