@@ -71,8 +71,8 @@ class NetworkPolicy:
         ip = ipaddress.ip_address(address)
         mapped = getattr(ip, "ipv4_mapped", None)  # IPv6 only
         candidates = [ip] if mapped is None else [ip, mapped]
-        denied_by = next((network for ip in candidates for network in self.denied if ip in network), None)
-        if denied_by is None or any(ip in network for ip in candidates for network in self.allowed):
+        denied_by = next((network for each in candidates for network in self.denied if each in network), None)
+        if denied_by is None or any(each in network for each in candidates for network in self.allowed):
             return
         raise BlockedAddress(f"{address} is in a denied network ({denied_by} of crawl.deny_networks)")
 
