@@ -23,6 +23,7 @@ ERROR_KINDS = (
     "protocol_error",
     "too_many_redirects",
     "internal_error",
+    "blocked_address",
 )
 """Every value that ``Result.error_kind`` may take besides ``None`` (a contract)."""
 

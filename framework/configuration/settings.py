@@ -17,6 +17,7 @@ from healthcrawl import __version__
 from healthcrawl.configuration.numbers import bounded_integer, bounded_number
 from healthcrawl.configuration.request_spec import RequestSpec, RequestSpecField, check_header_value
 from healthcrawl.configuration.retries import RetrySettings, RetrySettingsSchema
+from healthcrawl.fetching.network_policy import parse_networks
 from healthcrawl.fetching.resolver import RESOLVERS, split_nameserver
 from healthcrawl.target_parsing import mask_credentials
 
@@ -87,6 +88,8 @@ class CrawlSettings:
     request: RequestSpec = RequestSpec()
     retries: RetrySettings = RetrySettings()
     distributed: DistributedSettings = field(default_factory=DistributedSettings)
+    deny_networks: tuple[str, ...] = ()
+    allow_networks: tuple[str, ...] = ()
 
     def to_record(self) -> dict:
         """The settings as JSON-ready data, secrets masked: what a sink may store with a run."""
@@ -94,6 +97,8 @@ class CrawlSettings:
         record.update(
             proxy=self.proxy and mask_credentials(self.proxy),
             nameservers=list(self.nameservers),
+            deny_networks=list(self.deny_networks),
+            allow_networks=list(self.allow_networks),
             request=self.request.to_record(),
             retries=dataclasses.asdict(self.retries),
             distributed={
@@ -257,6 +262,32 @@ class CrawlSettingsSchema(Schema):
         metadata={"default_text": "no retry", "description": "Retry transient failures: attempts, on_error_kinds, on_status, backoff, within_deadline."},
     )
 
+    deny_networks = fields.List(
+        fields.String(),
+        load_default=_default("deny_networks"),
+        metadata={"description": "Networks (CIDRs, addresses, or private) never connected to, checked on the resolved "
+                  "address of every connection: a refused one is blocked_address (see the security page)."},
+    )
+    allow_networks = fields.List(
+        fields.String(),
+        load_default=_default("allow_networks"),
+        metadata={"description": "Exceptions to deny_networks: CIDRs (or private) connected to even though they are denied."},
+    )
+
+    @validates_schema
+    def networks_are_cidrs(self, data: dict, **kwargs) -> None:
+        bad: dict[str, dict[int, list[str]]] = {}
+        for key in ("deny_networks", "allow_networks"):
+            for index, spec in enumerate(data.get(key) or ()):
+                try:
+                    parse_networks([spec])
+                except ValueError as error:
+                    bad.setdefault(key, {})[index] = [f"{error} (expected a CIDR such as 10.0.0.0/8, an address, or private)"]
+        if bad:  # every bad item of both lists, each at its index
+            raise ValidationError(bad)
+        if data.get("allow_networks") and not data.get("deny_networks"):
+            raise ValidationError("has no effect without crawl.deny_networks (it lists exceptions to it)", "allow_networks")
+
     @validates_schema
     def nameservers_are_addresses(self, data: dict, **kwargs) -> None:
         ports, bad = set(), {}
@@ -279,5 +310,7 @@ class CrawlSettingsSchema(Schema):
     @post_load
     def make_settings(self, data: dict, **kwargs) -> CrawlSettings:
         data["nameservers"] = tuple(data["nameservers"])
+        data["deny_networks"] = tuple(data["deny_networks"])
+        data["allow_networks"] = tuple(data["allow_networks"])
         data["request"] = RequestSpec().overridden(data["request"])
         return CrawlSettings(**data)

@@ -1,5 +1,8 @@
 """The transport's connection and pool classes: names resolve through the run's resolver, phases go to the trace.
 
+Every socket is connected by ``connect_socket``, which first asks the run's ``NetworkPolicy``
+whether the resolved address may be connected to (``crawl.deny_networks``).
+
 Each connection writes into the active ``FetchTrace`` (see ``healthcrawl.fetching.trace``)
 the phase it is in, how long DNS, connect and the TLS handshake took, and the ``Handshake``
 (peer certificate, TLS version, verified) of the HTTPS connection a request goes over.
@@ -16,16 +19,21 @@ from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
+from healthcrawl.fetching.network_policy import NetworkPolicy
 from healthcrawl.fetching.resolver import Resolver, is_ip_literal
 from healthcrawl.fetching.trace import FetchTrace, Handshake, active_trace
 from healthcrawl.fetching.urllib3_internals import DEFAULT_TIMEOUT, SocketOpeningConnection
 
 
-def connect_socket(address: str, port: int, *, socket_options, timeout, source_address=None) -> socket.socket:
+def connect_socket(
+    address: str, port: int, *, network_policy: NetworkPolicy, socket_options, timeout, source_address=None
+) -> socket.socket:
     """A TCP socket connected to an IP address, its options set first; no ``getaddrinfo`` (urllib3 asks it even for an address).
 
     ``timeout`` is seconds, ``None`` (blocking) or urllib3's ``DEFAULT_TIMEOUT`` (the socket's default).
+    Raises ``BlockedAddress`` (an ``OSError``), before any socket exists, when ``network_policy`` denies ``address``.
     """
+    network_policy.check(address)
     sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
     try:
         for option in socket_options or ():
@@ -42,9 +50,10 @@ def connect_socket(address: str, port: int, *, socket_options, timeout, source_a
 
 
 class TracedHTTPConnection(SocketOpeningConnection):
-    """An HTTP connection that resolves through ``resolver`` and traces DNS and connect."""
+    """An HTTP connection that resolves through ``resolver``, connects where ``network_policy`` allows and traces DNS and connect."""
 
     resolver: Resolver
+    network_policy: NetworkPolicy
 
     def open_socket(self) -> socket.socket:
         trace = active_trace()
@@ -58,6 +67,7 @@ class TracedHTTPConnection(SocketOpeningConnection):
                     sock = connect_socket(
                         address,
                         self.port,
+                        network_policy=self.network_policy,
                         socket_options=self.socket_options,
                         timeout=self.timeout,
                         source_address=self.source_address,
@@ -158,10 +168,12 @@ class _ConnectionSlots:
         return len(self._idle)
 
 
-def traced_pool_classes(resolver: Resolver) -> dict[str, type[HTTPConnectionPool]]:
-    """Pool classes by scheme whose connections resolve through ``resolver`` and fill the active trace."""
-    http_connection = type("HTTPConnection", (TracedHTTPConnection,), {"resolver": resolver})
-    https_connection = type("HTTPSConnection", (TracedHTTPSConnection,), {"resolver": resolver})
+def traced_pool_classes(resolver: Resolver, network_policy: NetworkPolicy) -> dict[str, type[HTTPConnectionPool]]:
+    """Pool classes by scheme whose connections resolve through ``resolver``, connect where ``network_policy``
+    allows and fill the active trace."""
+    attributes = {"resolver": resolver, "network_policy": network_policy}
+    http_connection = type("HTTPConnection", (TracedHTTPConnection,), attributes)
+    https_connection = type("HTTPSConnection", (TracedHTTPSConnection,), attributes)
     return {
         "http": type(
             "HTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection, "QueueCls": _ConnectionSlots}

@@ -10,6 +10,7 @@ import requests
 import urllib3.exceptions as u3
 
 from healthcrawl.errors import one_line
+from healthcrawl.fetching.network_policy import BlockedAddress
 
 EMPTY_REPLY = "the server closed the connection without sending a response (empty reply)"
 HTTP2_ONLY = "server speaks only HTTP/2"
@@ -22,9 +23,17 @@ _CLIENT_CERTIFICATE_ALERTS = ("CERTIFICATE_REQUIRED", "ALERT_BAD_CERTIFICATE")
 certificate" (Go's servers send it when none came); a TLS 1.2 refusal is a bare "handshake failure"."""
 _NO_APPLICATION_PROTOCOL = ("NO_APPLICATION_PROTOCOL", "no application protocol")
 
+
+class ProtocolViolation(Exception):
+    """The server's answer breaks HTTP in a way the crawler does not work around: a ``protocol_error``.
+
+    For example an invalid ``Content-Length`` or a redirect to a URL that cannot be fetched.
+    """
+
 # Checked in order: the first kind with a matching exception anywhere in the chain wins.
 _KINDS_BY_EXCEPTION: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
     ("invalid_target", (requests.exceptions.InvalidURL, u3.LocationParseError, requests.exceptions.MissingSchema)),
+    ("blocked_address", (BlockedAddress,)),
     ("too_many_redirects", (requests.exceptions.TooManyRedirects,)),
     ("dns_error", (u3.NameResolutionError, socket.gaierror)),
     ("tls_error", (ssl.SSLError, ssl.CertificateError, u3.SSLError, requests.exceptions.SSLError)),
@@ -44,6 +53,7 @@ _KINDS_BY_EXCEPTION: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
             requests.exceptions.InvalidHeader,
+            ProtocolViolation,
         ),
     ),
 )

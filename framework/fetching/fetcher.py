@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
@@ -17,8 +18,16 @@ from requests.structures import CaseInsensitiveDict
 from healthcrawl.configuration.request_spec import RequestSpec, target_overrides
 from healthcrawl.configuration.retries import RetrySettings
 from healthcrawl.configuration.settings import CrawlSettings
-from healthcrawl.fetching.error_kinds import EMPTY_REPLY, HTTP2_ONLY_CLOSED, classify, classify_deadline
+from healthcrawl.fetching.error_kinds import (
+    EMPTY_REPLY,
+    HTTP2_ONLY_CLOSED,
+    ProtocolViolation,
+    classify,
+    classify_deadline,
+    excerpt,
+)
 from healthcrawl.fetching.host_limits import HostLimiter
+from healthcrawl.fetching.network_policy import NetworkPolicy
 from healthcrawl.fetching.request import OutgoingRequest
 from healthcrawl.fetching.resolver import build_resolver
 from healthcrawl.fetching.tls_facts import describe_certificate
@@ -32,6 +41,8 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 NO_HANDSHAKE = Handshake(peer_cert_der=None, version=None, verified=False)
 """What a TLS error reports when no certificate could be read at all."""
 DEFAULT_PORTS = {"http": 80, "https": 443}
+_OBS_FOLD = re.compile(r"\r?\n[ \t]+")
+"""A line folded inside a header value (RFC 9112, section 5.2), as the header parser leaves it."""
 T = TypeVar("T")
 
 
@@ -58,6 +69,7 @@ def build_fetcher(
         proxy=settings.proxy,
         pool_size=max(pool_size, 10),
         timeout=settings.timeout,
+        network_policy=NetworkPolicy.from_settings(settings.deny_networks, settings.allow_networks),
     )
     return Fetcher(
         transport,
@@ -247,7 +259,7 @@ class Fetcher:
                     raise requests.TooManyRedirects(
                         f"more than {self.max_redirects} redirects (last Location: {location})"
                     )
-                next_url = urljoin(url, location)
+                next_url = redirect_target(url, location)
                 if carried and _leaves_origin(url, next_url):
                     chain.credentials_carried = False
                 status = response.status_code
@@ -283,6 +295,30 @@ class Fetcher:
             if fired is not deadline:
                 raise
             return None
+
+
+def redirect_target(url: str, location: str) -> str:
+    """The URL a redirect from ``url`` with this ``Location`` leads to, as it will be requested.
+
+    A folded value is unfolded (each fold becomes a space, RFC 9112, section 5.2) and, like any
+    space or non-ASCII character, percent-encoded as requests sends it, so ``final_url`` is the
+    URL that was requested. Raises ``ProtocolViolation`` for a scheme other than http(s)
+    (``file:``, ``javascript:``, ``data:``, ``ftp:``) or a URL that cannot be requested (no host,
+    a broken IPv6 literal).
+    """
+    try:
+        joined = urljoin(url, _OBS_FOLD.sub(" ", location).strip(" \t"))
+        scheme = urlsplit(joined).scheme.lower()
+        if scheme in DEFAULT_PORTS:
+            prepared = requests.PreparedRequest()
+            prepared.prepare_url(joined, None)
+            return prepared.url
+    except (ValueError, requests.exceptions.RequestException) as error:  # requests' InvalidURL is both
+        reason = f"a URL that cannot be requested: {error}"
+    else:
+        reason = f"unsupported scheme {excerpt(scheme)}"
+    # Raised here, outside the except block: an InvalidURL in the chain would read as invalid_target.
+    raise ProtocolViolation(f"redirect to {reason} (Location: {excerpt(location)})")
 
 
 def _leaves_origin(old_url: str, new_url: str) -> bool:

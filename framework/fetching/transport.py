@@ -11,6 +11,7 @@ classes (``healthcrawl.fetching.trace`` says why a context variable and why that
 from __future__ import annotations
 
 import functools
+import re
 import socket
 import ssl
 import struct
@@ -23,6 +24,8 @@ from urllib3.connection import HTTPConnection
 
 from healthcrawl.fetching.adapter import PoolSettings, PoolSettingsAdapter, build_ssl_context
 from healthcrawl.fetching.connections import connect_socket, traced_pool_classes
+from healthcrawl.fetching.error_kinds import ProtocolViolation, excerpt
+from healthcrawl.fetching.network_policy import OPEN, NetworkPolicy
 from healthcrawl.fetching.resolver import Resolver, is_ip_literal
 from healthcrawl.fetching.trace import FetchTrace, Handshake, sending_with
 
@@ -32,6 +35,8 @@ HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00
 """The HTTP/2 connection preface and an empty SETTINGS frame: what an HTTP/2 client sends first."""
 FRAME_HEADER_BYTES = 9
 SETTINGS_FRAME = 0x04
+_CONTENT_LENGTH = re.compile(r"[0-9]+")
+"""RFC 9110's ``Content-Length = 1*DIGIT`` (Python's ``int()`` also takes signs, underscores and other digits)."""
 
 
 class Transport:
@@ -43,7 +48,9 @@ class Transport:
     ``PreparedRequest`` handed straight to the adapter. ``timeout`` bounds each socket
     operation (connect, each read); the caller bounds the whole fetch. Requests with a client
     certificate (mTLS) go through an adapter of their own per certificate, whose SSL context
-    holds it, so that no other request ever presents it.
+    holds it, so that no other request ever presents it. Every socket, the follow-up probes'
+    included, connects only where ``network_policy`` allows (to the proxy's address, when
+    there is a proxy).
     """
 
     def __init__(
@@ -56,13 +63,15 @@ class Transport:
         proxy: str | None,
         pool_size: int,
         timeout: float,
+        network_policy: NetworkPolicy = OPEN,
     ):
         self.resolver = resolver
+        self.network_policy = network_policy
         self.timeout = timeout
         self.socket_options = list(HTTPConnection.default_socket_options) + ([LINGER_ZERO] if linger else [])
         self.pool_size = pool_size
         self._verify_setting = verify
-        self._pool_classes = traced_pool_classes(resolver)
+        self._pool_classes = traced_pool_classes(resolver, network_policy)
         self.adapter = self._new_adapter(build_ssl_context(verify))
         self._client_cert_adapters: dict[tuple[str, str | None], PoolSettingsAdapter] = {}
         # Ask for identity or gzip only: what we can bound while decoding.
@@ -110,6 +119,10 @@ class Transport:
                 request, stream=True, timeout=(self.timeout, self.timeout), verify=self.verify, proxies=self.proxies
             )
         trace.response_head_arrived()
+        problem = content_length_problem(response.headers.get("Content-Length"))
+        if problem is not None:
+            response.close()  # where the body ends is unknown: the connection is not reused
+            raise ProtocolViolation(problem)
         return response
 
     def _new_adapter(self, ssl_context: ssl.SSLContext) -> PoolSettingsAdapter:
@@ -128,14 +141,14 @@ class Transport:
     def read_unverified_handshake(self, url: str) -> Handshake:
         """Handshake without verification with ``url``'s server, to read a certificate a verified handshake rejected.
 
-        Connects directly (not through the proxy), with the transport's resolver and socket
-        options. The result is the caller's; no trace sees it. Its certificate is ``None``
+        Connects directly (not through the proxy), with the transport's resolver, socket
+        options and network policy. The result is the caller's; no trace sees it. Its certificate is ``None``
         when even this handshake fails.
         """
         host, port = _host_and_port(url)
         for address in self._addresses(host):
             try:
-                with connect_socket(address, port, socket_options=self.socket_options, timeout=self.timeout) as raw:
+                with self._connect(address, port) as raw:
                     server_hostname = None if is_ip_literal(host) else host
                     with _unverified_context().wrap_socket(raw, server_hostname=server_hostname) as tls:
                         return Handshake(tls.getpeercert(binary_form=True), tls.version(), verified=False)
@@ -153,7 +166,7 @@ class Transport:
         host, port = _host_and_port(url)
         for address in self._addresses(host):
             try:
-                with connect_socket(address, port, socket_options=self.socket_options, timeout=self.timeout) as sock:
+                with self._connect(address, port) as sock:
                     sock.sendall(HTTP2_PREFACE)
                     head = b""
                     while len(head) < FRAME_HEADER_BYTES and (chunk := sock.recv(FRAME_HEADER_BYTES - len(head))):
@@ -162,6 +175,12 @@ class Transport:
             except OSError:
                 continue
         return False
+
+    def _connect(self, address: str, port: int) -> socket.socket:
+        """A socket connected to ``address`` directly, as the pools' connections would be (network policy included)."""
+        return connect_socket(
+            address, port, network_policy=self.network_policy, socket_options=self.socket_options, timeout=self.timeout
+        )
 
     def _addresses(self, host: str) -> list[str]:
         """The addresses to try for ``host`` (an IP literal is its own); none when it does not resolve."""
@@ -178,6 +197,23 @@ class Transport:
         for adapter in self._client_cert_adapters.values():
             adapter.close()
         self._client_cert_adapters.clear()
+
+
+def content_length_problem(value: str | None) -> str | None:
+    """What is wrong with a response's ``Content-Length`` (duplicates arrive joined by commas), or ``None``.
+
+    urllib3 reads a body of unknown length for a negative or non-numeric value; here such a
+    value, or copies that disagree, are a protocol error. Equal copies (``5, 5``) are one value
+    (RFC 9110, section 8.6).
+    """
+    if value is None:
+        return None
+    lengths = {item.strip(" \t") for item in value.split(",")}
+    if not all(_CONTENT_LENGTH.fullmatch(length) for length in lengths):
+        return f"invalid Content-Length {excerpt(value)}"
+    if len({int(length) for length in lengths}) > 1:
+        return f"conflicting Content-Length values {excerpt(value)}"
+    return None
 
 
 def _host_and_port(url: str) -> tuple[str, int]:

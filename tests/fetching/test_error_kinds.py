@@ -124,7 +124,7 @@ def test_invalid_line_is_recorded_and_the_crawl_goes_on(http_server):
 def test_every_error_kind_is_in_the_contract():
     assert set(ERROR_KINDS) == {
         "invalid_target", "dns_error", "connect_refused", "connect_timeout", "connect_error", "tls_error",
-        "connection_reset", "timeout", "protocol_error", "too_many_redirects", "internal_error",
+        "connection_reset", "timeout", "protocol_error", "too_many_redirects", "internal_error", "blocked_address",
     }
 
 
