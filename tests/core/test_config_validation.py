@@ -306,6 +306,7 @@ def test_every_default_of_the_crawl_section(registry, monkeypatch):
         "concurrency": 256, "timeout": 10.0, "linger": True, "verify": True, "max_body_bytes": 1_048_576,
         "max_redirects": 10, "user_agent": settings.user_agent, "proxy": None, "nameservers": (), "resolver": "thread",
         "per_host_concurrency": None, "per_host_delay": 0.0, "batch_size": 500, "workers": 6,
+        "deny_networks": (), "allow_networks": (),
         "request": dataclasses.asdict(RequestSpec()),
         "retries": dataclasses.asdict(RetrySettings()),
         "distributed": dataclasses.asdict(DistributedSettings()),
