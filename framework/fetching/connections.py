@@ -158,15 +158,27 @@ class _ConnectionSlots:
         return len(self._idle)
 
 
+class _SlottedPool:
+    """Pool mixin: idle connections in ``_ConnectionSlots``, and no placeholder-filling when a pool is built.
+
+    urllib3's ``__init__`` puts ``maxsize`` placeholders into a new pool's queue, one call each:
+    with ``maxsize`` the crawl's concurrency (10,000) that loop cost more than the request
+    itself, for every new host. The pool is built with a size of 1 and its slots then get the
+    real bound.
+    """
+
+    QueueCls = _ConnectionSlots
+
+    def __init__(self, host: str, port: int | None = None, *args, maxsize: int = 1, **kwargs):
+        super().__init__(host, port, *args, maxsize=1, **kwargs)
+        self.pool.maxsize = maxsize
+
+
 def traced_pool_classes(resolver: Resolver) -> dict[str, type[HTTPConnectionPool]]:
     """Pool classes by scheme whose connections resolve through ``resolver`` and fill the active trace."""
     http_connection = type("HTTPConnection", (TracedHTTPConnection,), {"resolver": resolver})
     https_connection = type("HTTPSConnection", (TracedHTTPSConnection,), {"resolver": resolver})
     return {
-        "http": type(
-            "HTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection, "QueueCls": _ConnectionSlots}
-        ),
-        "https": type(
-            "HTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_connection, "QueueCls": _ConnectionSlots}
-        ),
+        "http": type("HTTPConnectionPool", (_SlottedPool, HTTPConnectionPool), {"ConnectionCls": http_connection}),
+        "https": type("HTTPSConnectionPool", (_SlottedPool, HTTPSConnectionPool), {"ConnectionCls": https_connection}),
     }
