@@ -89,7 +89,7 @@ class Crawler:
                 }
             )
         )
-        return [sys.executable, "-m", "healthcrawl", "run", "--quiet", str(config)]
+        return [sys.executable, "-m", "healthcrawl", "run", "--quiet", "--fail-on", "any", str(config)]  # exit 1 unless all ok
 
 
 def loopback_address(index: int) -> str:
@@ -132,6 +132,8 @@ def run_once(
     out, err = process.stdout.read().decode(), process.stderr.read().decode()
     if process.returncode != 0:
         raise SystemExit(f"{crawler.name} failed ({process.returncode}):\n{out}\n{err}")
+    if out.strip().startswith("{") and json.loads(out)["ok"] != count:  # a peer's counts: every check must pass
+        raise SystemExit(f"{crawler.name}: not every check passed: {out.strip()}")
     own_cpu = usage.ru_utime + usage.ru_stime  # wait4: the process and the children it waited for
     if crawler.exporter_pid:
         measurement = Measurement(
