@@ -92,8 +92,8 @@ def nginx(ports: list[int], tls_ports: list[int], tls_addresses: list[str], dela
     """Run nginx with one worker on ``ports`` (HTTP) and ``tls_ports`` (HTTPS).
 
     It listens on 0.0.0.0 so that every 127.x.y.z address reaches it, and refuses every
-    non-loopback client. The certificate (from a throwaway trustme CA) names each of
-    ``tls_addresses``; the CA bundle is certifi's bundle plus that CA, like a system trust
+    non-loopback client. Each of ``tls_addresses`` has its own certificate (from a throwaway
+    trustme CA), chosen by the address a connection came to, as every host has its own; the CA bundle is certifi's bundle plus that CA, like a system trust
     store that also trusts a private CA. With ``delay`` (seconds) every response is sent that
     long after the request arrived (the echo module's ``echo_sleep``, a timer in nginx's
     event loop: a far-away host at no cost to the machine).
@@ -111,8 +111,11 @@ def nginx(ports: list[int], tls_ports: list[int], tls_addresses: list[str], dela
     with tempfile.TemporaryDirectory(prefix="bench-nginx-") as folder:
         root = Path(folder)
         ca = trustme.CA()
-        cert = ca.issue_cert(*tls_addresses)
-        cert.private_key_and_cert_chain_pem.write_to_path(str(root / "server.pem"))
+        (root / "certs").mkdir()
+        for address in tls_addresses:
+            ca.issue_cert(address).private_key_and_cert_chain_pem.write_to_path(str(root / "certs" / f"{address}.pem"))
+        for path in [root, root / "certs", *(root / "certs").iterdir()]:  # nginx's worker reads them per handshake
+            path.chmod(0o755 if path.is_dir() else 0o644)
         bundle = root / "ca-bundle.pem"
         bundle.write_bytes(Path(certifi.where()).read_bytes() + ca.cert_pem.bytes())
         ca.cert_pem.write_to_path(str(root / "private-ca.pem"))
@@ -134,8 +137,8 @@ http {{
     fastcgi_temp_path {root}/fastcgi;
     uwsgi_temp_path {root}/uwsgi;
     scgi_temp_path {root}/scgi;
-    ssl_certificate {root}/server.pem;
-    ssl_certificate_key {root}/server.pem;
+    ssl_certificate {root}/certs/$server_addr.pem;
+    ssl_certificate_key {root}/certs/$server_addr.pem;
     keepalive_requests 1000;
     server {{
         {' '.join(listens)}
