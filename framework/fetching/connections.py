@@ -17,6 +17,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from healthcrawl.fetching.resolver import Resolver, is_ip_literal
+from healthcrawl.fetching.tls_facts import note_verified_certificate
 from healthcrawl.fetching.trace import FetchTrace, Handshake, active_trace
 from healthcrawl.fetching.urllib3_internals import DEFAULT_TIMEOUT, SocketOpeningConnection
 
@@ -108,9 +109,10 @@ class TracedHTTPSConnection(TracedHTTPConnection, HTTPSConnection):
         finally:
             if self._tcp_connected_at is not None:
                 trace.add("tls", self._tcp_connected_at)
-        trace.handshake = self.handshake = Handshake(
-            self.sock.getpeercert(binary_form=True), self.sock.version(), bool(self.is_verified)
-        )
+        der = self.sock.getpeercert(binary_form=True)
+        if self.is_verified and der:
+            note_verified_certificate(der, self.sock.getpeercert)
+        trace.handshake = self.handshake = Handshake(der, self.sock.version(), bool(self.is_verified))
         trace.phase = "request"
 
     def open_socket(self) -> socket.socket:
