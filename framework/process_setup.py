@@ -16,6 +16,10 @@ from healthcrawl.errors import ConfigError
 
 HEADROOM = 64
 """Descriptors besides the connections: sinks, the target file, pipes to workers, the resolver."""
+GC_ALLOCATIONS_PER_TARGET = 3
+"""The garbage collector's first threshold per target in flight (Python's default is 700 in all, about 256
+targets' worth). Collections of the older generations walk every target's state, so at 10,000 in flight
+they must come proportionally less often, or their cost per target grows with the number in flight."""
 
 
 def prepare_process(settings: CrawlSettings) -> None:
@@ -23,7 +27,10 @@ def prepare_process(settings: CrawlSettings) -> None:
 
     Call it last before ``Crawl.run()``: the objects alive then (modules, plugins, config) live
     for the whole run, and are frozen out of the cyclic garbage collector's scans (which also keeps
-    forked workers' copies of them shared). Raises ``ConfigError`` when the open-file limit is too low.
+    forked workers' copies of them shared). The collector's first threshold grows with
+    ``crawl.concurrency`` (``GC_ALLOCATIONS_PER_TARGET`` each, never below Python's default), so its
+    scans of the targets in flight cost the same per target at any concurrency. Raises
+    ``ConfigError`` when the open-file limit is too low.
     """
     ensure_open_file_limit(settings.concurrency)
     if settings.verify is False:
@@ -32,6 +39,8 @@ def prepare_process(settings: CrawlSettings) -> None:
 
         warnings.simplefilter("ignore", InsecureRequestWarning)
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(max(gc.get_threshold()[0], GC_ALLOCATIONS_PER_TARGET * settings.concurrency), older, oldest)
 
 
 def ensure_open_file_limit(concurrency: int) -> int:

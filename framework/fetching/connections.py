@@ -21,6 +21,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 
 from healthcrawl.fetching.network_policy import NetworkPolicy
 from healthcrawl.fetching.resolver import Resolver, is_ip_literal
+from healthcrawl.fetching.tls_facts import note_verified_certificate
 from healthcrawl.fetching.trace import FetchTrace, Handshake, active_trace
 from healthcrawl.fetching.urllib3_internals import DEFAULT_TIMEOUT, SocketOpeningConnection
 
@@ -118,9 +119,10 @@ class TracedHTTPSConnection(TracedHTTPConnection, HTTPSConnection):
         finally:
             if self._tcp_connected_at is not None:
                 trace.add("tls", self._tcp_connected_at)
-        trace.handshake = self.handshake = Handshake(
-            self.sock.getpeercert(binary_form=True), self.sock.version(), bool(self.is_verified)
-        )
+        der = self.sock.getpeercert(binary_form=True)
+        if self.is_verified and der:
+            note_verified_certificate(der, self.sock.getpeercert)
+        trace.handshake = self.handshake = Handshake(der, self.sock.version(), bool(self.is_verified))
         trace.phase = "request"
 
     def open_socket(self) -> socket.socket:
@@ -168,6 +170,22 @@ class _ConnectionSlots:
         return len(self._idle)
 
 
+class _SlottedPool:
+    """Pool mixin: idle connections in ``_ConnectionSlots``, and no placeholder-filling when a pool is built.
+
+    urllib3's ``__init__`` puts ``maxsize`` placeholders into a new pool's queue, one call each:
+    with ``maxsize`` the crawl's concurrency (10,000) that loop cost more than the request
+    itself, for every new host. The pool is built with a size of 1 and its slots then get the
+    real bound.
+    """
+
+    QueueCls = _ConnectionSlots
+
+    def __init__(self, host: str, port: int | None = None, *args, maxsize: int = 1, **kwargs):
+        super().__init__(host, port, *args, maxsize=1, **kwargs)
+        self.pool.maxsize = maxsize
+
+
 def traced_pool_classes(resolver: Resolver, network_policy: NetworkPolicy) -> dict[str, type[HTTPConnectionPool]]:
     """Pool classes by scheme whose connections resolve through ``resolver``, connect where ``network_policy``
     allows and fill the active trace."""
@@ -175,10 +193,6 @@ def traced_pool_classes(resolver: Resolver, network_policy: NetworkPolicy) -> di
     http_connection = type("HTTPConnection", (TracedHTTPConnection,), attributes)
     https_connection = type("HTTPSConnection", (TracedHTTPSConnection,), attributes)
     return {
-        "http": type(
-            "HTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_connection, "QueueCls": _ConnectionSlots}
-        ),
-        "https": type(
-            "HTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_connection, "QueueCls": _ConnectionSlots}
-        ),
+        "http": type("HTTPConnectionPool", (_SlottedPool, HTTPConnectionPool), {"ConnectionCls": http_connection}),
+        "https": type("HTTPSConnectionPool", (_SlottedPool, HTTPSConnectionPool), {"ConnectionCls": https_connection}),
     }
