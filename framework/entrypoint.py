@@ -3,16 +3,25 @@
 ``gevent.monkey.patch_all()`` must run before ``ssl``, ``urllib3`` or ``requests`` are
 imported, so nothing here imports them at module level. A program that embeds
 healthcrawl must do the same as the first thing it runs (see docs/embedding.md).
+A command line without a command (``--help``, ``--version``) runs nothing that needs the patch,
+so it starts without gevent (see ``cli.light_start``).
 """
 
 from __future__ import annotations
 
+import sys
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``healthcrawl`` command line and return its exit code."""
-    from gevent import monkey
+    from healthcrawl.cli.light_start import command_word
 
-    monkey.patch_all()
+    if argv is None:
+        argv = sys.argv[1:]
+    if command_word(argv) is not None:
+        from gevent import monkey
+
+        monkey.patch_all()
 
     from healthcrawl.cli.main import main as cli_main
 
