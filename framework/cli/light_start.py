@@ -11,6 +11,7 @@ Python environment; a cache folder that cannot be written only costs the speed-u
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -48,15 +49,25 @@ def indexed_commands() -> list[PluginCommand] | None:
 
 
 def remember_commands(commands: list[PluginCommand]) -> None:
-    """Write the index for the installed plugins (atomically: a concurrent reader sees the old file or the new)."""
+    """Write the index for the installed plugins unless it says this already (atomically: a concurrent
+    reader sees the old file or the new)."""
     import tempfile  # only here: it imports random, which --help has no use for
 
     path = index_path()
     text = json.dumps({"fingerprint": plugin_fingerprint(), "commands": commands})
     try:
+        if path.read_text(encoding="utf-8") == text:
+            return  # already remembered: no write for each command that loads the plugins
+    except (OSError, ValueError):
+        pass
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".index-", delete=False, encoding="utf-8") as file:
             file.write(text)
+    except OSError:
+        return
+    try:
         os.replace(file.name, path)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.unlink(file.name)

@@ -113,3 +113,13 @@ def test_an_unwritable_cache_only_costs_the_speed_up(tmp_path):
     code, out, _ = run_healthcrawl(["--help"], cache=blocked)
     assert code == 0 and {"runs", "worker"} <= commands_listed(out)
     assert run_healthcrawl(["runs", "--help"], cache=blocked)[0] == 0
+
+
+def test_the_index_is_written_only_when_it_changes(tmp_path):
+    run_healthcrawl(["plugins"], cache=tmp_path)
+    (index,) = (tmp_path / "healthcrawl").glob("plugin-commands-*.json")
+    written = index.stat().st_mtime_ns
+    os.utime(index, ns=(written - 10**9, written - 10**9))
+    run_healthcrawl(["plugins"], cache=tmp_path)
+    assert index.stat().st_mtime_ns == written - 10**9
+    assert list((tmp_path / "healthcrawl").iterdir()) == [index]  # no temporary file left behind
