@@ -3,7 +3,10 @@ registers through ``healthcrawl_register_commands`` (the database plugin's runs,
 
 Exit codes: 0 done, 1 the command failed (or, with ``--fail-on``, targets failed), 2 usage or config
 error, 130 interrupted; docs/cli-reference.md has the table for each command (``EXIT_CODES``).
-The crawl engine (and with it ``requests``) is imported only by the commands that crawl.
+Start-up stays light: the crawl engine (and with it ``requests``) is imported only by the commands that
+crawl, the config machinery (marshmallow, YAML) only by those that read a config, and the plugins only
+by a plugin's command and the commands that need their types; ``--help`` lists the plugins' commands
+from an index (``light_start``), so ``--help`` and ``--version`` import none of them.
 """
 
 from __future__ import annotations
@@ -277,7 +280,7 @@ def targets_fail(summary: Summary, fail_on: str) -> bool:
 def plugin_commands(manager: PluginManager) -> list[tuple[str, Command]]:
     """``(plugin name, command)`` for every command the plugins register through ``healthcrawl_register_commands``.
 
-    A name taken by a built-in command or by another plugin stops startup with an error naming the plugin.
+    A name taken by a built-in command or by another plugin stops the command with an error naming the plugin.
     When ``manager`` holds the installed plugins only (none registered at run time), their commands are
     remembered for ``--help`` (``light_start``).
     """
