@@ -3,7 +3,10 @@ registers through ``healthcrawl_register_commands`` (the database plugin's runs,
 
 Exit codes: 0 done, 1 the command failed (or, with ``--fail-on``, targets failed), 2 usage or config
 error, 130 interrupted; docs/cli-reference.md has the table for each command (``EXIT_CODES``).
-The crawl engine (and with it ``requests``) is imported only by the commands that crawl.
+Start-up stays light: the crawl engine (and with it ``requests``) is imported only by the commands that
+crawl, the config machinery (marshmallow, YAML) only by those that read a config, and the plugins only
+by a plugin's command and the commands that need their types; ``--help`` lists the plugins' commands
+from an index (``light_start``), so ``--help`` and ``--version`` import none of them.
 """
 
 from __future__ import annotations
@@ -22,19 +25,19 @@ from typing import TYPE_CHECKING
 from healthcrawl.cli.argument_types import positive_number, whole_number
 from healthcrawl.cli.example_crawls import CONFIG_NAME, ExampleError, copy_example, get_example, list_examples
 from healthcrawl.cli.example_crawls import prepared_example
-from healthcrawl.cli.progress import ProgressBar
+from healthcrawl.cli.light_start import PluginCommand, command_word, indexed_commands, remember_commands
 from healthcrawl.cli.tables import format_table
-from healthcrawl.configuration.loading import CrawlConfig, build_config, load_config
 from healthcrawl.errors import CommandFailed, ConfigError, one_line
-from healthcrawl.plugin_system.components import Command
 from healthcrawl.plugin_system.manager import DISABLE_ENV, PluginLoadError, disabled_plugin_names, get_plugin_manager
-from healthcrawl.plugin_system.registry import ComponentRegistry, RegistrationError, raise_registration_errors
-from healthcrawl.process_setup import prepare_process
-from healthcrawl.summary import Summary
-from healthcrawl.target_parsing import parse_target
+from healthcrawl.plugin_system.manager import loaded_plugin_manager, plugin_count
 
 if TYPE_CHECKING:
+    from healthcrawl.configuration.loading import CrawlConfig
     from healthcrawl.crawl.engine import Crawl, CrawlOutcome
+    from healthcrawl.plugin_system.components import Command
+    from healthcrawl.plugin_system.manager import PluginManager
+    from healthcrawl.plugin_system.registry import ComponentRegistry
+    from healthcrawl.summary import Summary
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -92,16 +95,21 @@ def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
     another program's process (tests, an embedding program), ``main`` leaves the process as it is.
     """
     logging.basicConfig(level=logging.WARNING, format="healthcrawl: %(message)s")
+    if argv is None:
+        argv = sys.argv[1:]
     try:
-        args = build_parser().parse_args(argv)  # plugins load here: their commands are part of the parser
+        word = command_word(argv)
+        args = build_parser(load_plugins=word is not None and word not in BUILT_IN_COMMANDS).parse_args(argv)
         args.own_process = own_process
         return args.command(args)
+    except SystemExit:
+        raise  # argparse has printed the help, the version or the usage error
     except BrokenPipeError:
         # The reader went away (`healthcrawl runs | head`): stop quietly, and keep the interpreter's
         # final flush of stdout from raising again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
-    except (ConfigError, PluginLoadError, RegistrationError) as error:
+    except _usage_errors() as error:
         for line in getattr(error, "problems", [str(error)]):
             print(f"error: {line}", file=sys.stderr)
         return EXIT_USAGE
@@ -115,9 +123,23 @@ def main(argv: list[str] | None = None, *, own_process: bool = False) -> int:
         return EXIT_FAILED
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every command (also read by docs/generate_reference.py)."""
-    parser = argparse.ArgumentParser(prog="healthcrawl", description="Check the health of large lists of URLs and domains.")
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """What ends a command with exit code 2 (evaluated only when a command raised: it imports the registry)."""
+    from healthcrawl.plugin_system.registry import RegistrationError
+
+    return ConfigError, PluginLoadError, RegistrationError
+
+
+def build_parser(load_plugins: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of every command (also read by docs/generate_reference.py).
+
+    By default the plugins are loaded and their commands parsed. Without ``load_plugins`` (a command line
+    for a built-in command, or none: ``--help``, ``--version``) they are not: ``--help`` then looks up the
+    plugins' commands when it is given, to list them (``PluginHelpAction``).
+    """
+    parser = argparse.ArgumentParser(
+        prog="healthcrawl", description="Check the health of large lists of URLs and domains.", add_help=load_plugins,
+    )
     parser.add_argument(
         "--version", action=VersionAction, help="print the versions of healthcrawl, Python, gevent and urllib3, "
         "and how many plugins are loaded",
@@ -173,13 +195,37 @@ def build_parser() -> argparse.ArgumentParser:
     example_copy.add_argument("destination", metavar="DEST", nargs="?", help="new folder (default: ./NAME)")
     example_copy.set_defaults(command=command_examples_copy)
 
-    registered = plugin_commands(get_plugin_manager())
-    parser.set_defaults(plugin_commands=registered)  # for `healthcrawl plugins`: the hook is called once
-    for _, command in registered:
+    if not load_plugins:
+        parser.add_argument("-h", "--help", action=PluginHelpAction, commands=commands, help="show this help message and exit")
+        return parser
+    for _, command in plugin_commands(get_plugin_manager()):
         sub = commands.add_parser(command.name, help=command.help)
         command.add_arguments(sub)
         sub.set_defaults(command=command.run)
     return parser
+
+
+class PluginHelpAction(argparse.Action):
+    """``healthcrawl --help`` when the plugins are not loaded: adds the plugins' commands to ``commands``, as
+    remembered in the index when it is fresh (nothing imported, see ``light_start``), then prints the help."""
+
+    def __init__(self, option_strings, dest, commands, help=None):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help)
+        self.commands = commands
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for _, name, help in listed_plugin_commands():
+            self.commands.add_parser(name, help=help)
+        parser.print_help()
+        parser.exit()
+
+
+def listed_plugin_commands() -> list[PluginCommand]:
+    """``(plugin, command name, help)`` of the plugins' commands: from the index while it matches the installed
+    plugins and none are loaded in this process, else from the plugins (loaded now if need be)."""
+    if loaded_plugin_manager() is None and (listed := indexed_commands()) is not None:
+        return listed
+    return [(plugin, command.name, command.help) for plugin, command in plugin_commands(get_plugin_manager())]
 
 
 class VersionAction(argparse.Action):
@@ -197,7 +243,11 @@ def version_text() -> str:
     """``healthcrawl X (Python X, gevent X, urllib3 X, N plugins)``."""
     from healthcrawl import __version__
 
-    plugins = sum(1 for _, plugin in get_plugin_manager().list_name_plugin() if plugin is not None)
+    manager = loaded_plugin_manager()
+    if manager is None:
+        plugins = plugin_count()
+    else:
+        plugins = sum(1 for _, plugin in manager.list_name_plugin() if plugin is not None)
     libraries = ", ".join(f"{name} {_installed_version(name)}" for name in ("gevent", "urllib3"))
     return f"healthcrawl {__version__} (Python {platform.python_version()}, {libraries}, {plugins} plugins)"
 
@@ -227,11 +277,16 @@ def targets_fail(summary: Summary, fail_on: str) -> bool:
     }[fail_on]
 
 
-def plugin_commands(manager) -> list[tuple[str, Command]]:
+def plugin_commands(manager: PluginManager) -> list[tuple[str, Command]]:
     """``(plugin name, command)`` for every command the plugins register through ``healthcrawl_register_commands``.
 
-    A name taken by a built-in command or by another plugin stops startup with an error naming the plugin.
+    A name taken by a built-in command or by another plugin stops the command with an error naming the plugin.
+    When ``manager`` holds the installed plugins only (none registered at run time), their commands are
+    remembered for ``--help`` (``light_start``).
     """
+    from healthcrawl.plugin_system.components import Command
+    from healthcrawl.plugin_system.registry import RegistrationError, raise_registration_errors
+
     found: dict[str, tuple[str, type[Command]]] = {name: ("healthcrawl", None) for name in BUILT_IN_COMMANDS}
 
     def registrar(plugin: str):
@@ -248,20 +303,29 @@ def plugin_commands(manager) -> list[tuple[str, Command]]:
 
     hook_name = "healthcrawl_register_commands"
     raise_registration_errors(manager, hook_name, manager.call_per_plugin(hook_name, registrar))
-    return [(plugin, command()) for plugin, command in found.values() if command is not None]
+    registered = [(plugin, command()) for plugin, command in found.values() if command is not None]
+    installed_only = all(name in manager.origins for name, plugin in manager.list_name_plugin() if plugin is not None)
+    if manager is loaded_plugin_manager() and installed_only:
+        remember_commands([(plugin, command.name, command.help) for plugin, command in registered])
+    return registered
 
 
 def _registry() -> ComponentRegistry:
+    from healthcrawl.plugin_system.registry import ComponentRegistry
+
     return ComponentRegistry.from_plugins(get_plugin_manager())
 
 
 def command_run(args) -> int:
+    from healthcrawl.configuration.loading import load_config
+
     config = load_config(args.config, _registry())
     return _run_and_report(config, args, table=False, quiet=args.quiet, resume=args.resume)
 
 
 def _run_and_report(config: CrawlConfig, args, table: bool, quiet: bool = False, resume: str | None = None) -> int:
     """Crawl ``config``, print the run id (and with ``table`` one row per target) and the summary."""
+    from healthcrawl.cli.progress import ProgressBar
     from healthcrawl.crawl.engine import Crawl
     from healthcrawl.testing.collector import ResultCollector
 
@@ -295,11 +359,16 @@ def _exit_code(outcome: "CrawlOutcome", fail_on: str) -> int:
 def _run(crawl: "Crawl", args) -> "CrawlOutcome":
     """Set this process up for crawling if it is ours (open files, warnings, GC: see ``process_setup``), then run."""
     if args.own_process:
+        from healthcrawl.process_setup import prepare_process
+
         prepare_process(crawl.settings)
     return crawl.run()
 
 
 def command_check(args) -> int:
+    from healthcrawl.configuration.loading import build_config
+    from healthcrawl.target_parsing import parse_target
+
     data = {
         "crawl": {"timeout": args.timeout, "verify": not args.insecure, "concurrency": min(256, len(args.targets)), "workers": 1},
         "sources": [{"type": "list", "targets": args.targets}],
@@ -335,6 +404,7 @@ def _result_table(results) -> str:
 
 def command_validate(args) -> int:
     """Build the crawl as ``run`` would (sources open their files, sinks check their URLs), without crawling."""
+    from healthcrawl.configuration.loading import load_config
     from healthcrawl.crawl.engine import Crawl
 
     config = load_config(args.config, _registry())
@@ -353,7 +423,7 @@ def command_validate(args) -> int:
 def command_plugins(args) -> int:
     manager = get_plugin_manager()
     registry = _registry()
-    commands = args.plugin_commands
+    commands = plugin_commands(manager)
     for name, plugin in sorted(manager.list_name_plugin()):
         if plugin is None:  # blocked by HEALTHCRAWL_DISABLE_PLUGINS
             continue
@@ -381,6 +451,8 @@ def command_examples_list(args) -> int:
 
 
 def command_examples_run(args) -> int:
+    from healthcrawl.configuration.loading import load_config
+
     example = get_example(args.name)
     with prepared_example(example) as config_path:
         config = load_config(config_path, _registry())

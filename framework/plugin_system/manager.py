@@ -7,11 +7,15 @@ advertised in the ``healthcrawl`` entry-point group. ``HEALTHCRAWL_DISABLE_PLUGI
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
+import json
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator
 
 import pluggy
@@ -157,34 +161,63 @@ def create_plugin_manager(load_entry_points: bool = True) -> PluginManager:
     return manager
 
 
+def _plugin_entry_points() -> Iterator[tuple[importlib.metadata.Distribution, importlib.metadata.EntryPoint]]:
+    """Every installed distribution's entry points in the ``healthcrawl`` group (read from metadata, nothing imported)."""
+    for dist in importlib.metadata.distributions():
+        for entry_point in dist.entry_points:
+            if entry_point.group == ENTRY_POINT_GROUP:
+                yield dist, entry_point
+
+
+def plugin_fingerprint() -> str:
+    """What identifies the plugins ``create_plugin_manager`` would load, read without importing any: healthcrawl's
+    version, the built-in plugins' files (their modification times), the entry points of the installed
+    distributions (with their versions) and ``HEALTHCRAWL_DISABLE_PLUGINS``. Equal fingerprints, same plugins."""
+    built_in = importlib.util.find_spec("healthcrawl.plugins").submodule_search_locations
+    files = sorted(
+        (str(path), path.stat().st_mtime_ns) for folder in built_in for path in Path(folder).rglob("*.py")
+    )
+    entry_points = sorted(
+        (dist.metadata["Name"], dist.version, entry_point.name, entry_point.value)
+        for dist, entry_point in _plugin_entry_points()
+    )
+    identity = [__version__, DEFAULT_PLUGINS, files, entry_points, sorted(disabled_plugin_names())]
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()
+
+
+def plugin_count() -> int:
+    """How many plugins ``create_plugin_manager`` would load (built-in and entry points, less the disabled),
+    counted from metadata without importing any."""
+    disabled = disabled_plugin_names()
+    entry_points = {entry_point.name for _, entry_point in _plugin_entry_points()} - set(DEFAULT_PLUGINS)
+    return len((set(DEFAULT_PLUGINS) | entry_points) - disabled)
+
+
 def _load_entry_points(manager: PluginManager) -> None:
     distributions: dict[str, str] = {}
-    for dist in importlib.metadata.distributions():
+    for dist, entry_point in _plugin_entry_points():
         dist_name = dist.metadata["Name"]
-        for entry_point in dist.entry_points:
-            if entry_point.group != ENTRY_POINT_GROUP:
-                continue
-            name = entry_point.name
-            if manager.is_blocked(name):
-                manager.skipped.add(name)
-                continue
-            if name in distributions or manager.has_plugin(name):
-                if distributions.get(name) == dist_name:
-                    continue  # the same distribution found twice on sys.path
-                raise PluginLoadError(
-                    f"plugin name {name!r} is taken twice: by {distributions.get(name) or 'a built-in plugin'} "
-                    f"and by distribution {dist_name}; uninstall one or set {DISABLE_ENV}={name}"
-                )
-            distributions[name] = dist_name
-            where = f"entry point {name} = {entry_point.value} (distribution {dist_name})"
-            manager.origins[name] = PluginOrigin(where, dist.version)
-            try:
-                plugin = entry_point.load()
-                manager.register(plugin, name=name)
-            except PluginLoadError:
-                raise
-            except Exception as error:
-                raise PluginLoadError(f"plugin {name!r} failed to load from {where}: {describe_error(error)}") from error
+        name = entry_point.name
+        if manager.is_blocked(name):
+            manager.skipped.add(name)
+            continue
+        if name in distributions or manager.has_plugin(name):
+            if distributions.get(name) == dist_name:
+                continue  # the same distribution found twice on sys.path
+            raise PluginLoadError(
+                f"plugin name {name!r} is taken twice: by {distributions.get(name) or 'a built-in plugin'} "
+                f"and by distribution {dist_name}; uninstall one or set {DISABLE_ENV}={name}"
+            )
+        distributions[name] = dist_name
+        where = f"entry point {name} = {entry_point.value} (distribution {dist_name})"
+        manager.origins[name] = PluginOrigin(where, dist.version)
+        try:
+            plugin = entry_point.load()
+            manager.register(plugin, name=name)
+        except PluginLoadError:
+            raise
+        except Exception as error:
+            raise PluginLoadError(f"plugin {name!r} failed to load from {where}: {describe_error(error)}") from error
 
 
 def _check_implementations(manager: PluginManager, plugin_name: str) -> None:
@@ -218,4 +251,9 @@ def get_plugin_manager() -> PluginManager:
     global _manager
     if _manager is None:
         _manager = create_plugin_manager()
+    return _manager
+
+
+def loaded_plugin_manager() -> PluginManager | None:
+    """The process-wide plugin manager if something already created it (then asking it costs nothing), else ``None``."""
     return _manager
