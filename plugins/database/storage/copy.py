@@ -9,9 +9,9 @@ halfway through the COPY.
 
 psycopg2 refuses COPY while a wait callback (the one that makes it gevent-friendly) is
 set, so the callback is lifted for the duration of the COPY, which runs in gevent's
-thread pool: the crawl's greenlets go on meanwhile (one that uses psycopg2 in that window, such as
-an ``sql`` source fetching rows, blocks for its query instead of yielding). ``tcp_user_timeout`` (see
-``engines.py``) bounds a COPY to a server that vanished.
+thread pool: the crawl's greenlets go on meanwhile, and one that uses psycopg2 in that window (a
+lease renewal, an ``sql`` source fetching rows) waits for the COPY to end (``green_psycopg2``).
+``tcp_user_timeout`` (see ``engines.py``) bounds a COPY to a server that vanished.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import gevent
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DBAPIError
 
+from healthcrawl.plugins.database.storage.green_psycopg2 import wait_callback_lifted
+
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
 
@@ -34,7 +36,6 @@ def copy_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any
     """Write ``rows`` (dicts keyed by column name) into ``table`` with one COPY; with ``skip_stored``,
     through a staging table, leaving out rows whose primary key is stored already."""
     import psycopg2
-    import psycopg2.extensions
 
     columns = [column.name for column in table.columns]
     text = _TEXT.get
@@ -46,15 +47,11 @@ def copy_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any
     )
     into = _staging_table(connection, table) if skip_stored else table.name
     statement = f"COPY {into} ({', '.join(columns)}) FROM STDIN"
-    wait_callback = psycopg2.extensions.get_wait_callback()
-    if wait_callback is None:
-        failure = _copy_returning_failure(connection, statement, buffer)
-    else:
-        psycopg2.extensions.set_wait_callback(None)
-        try:
+    with wait_callback_lifted() as lifted:
+        if lifted:
             failure = gevent.get_hub().threadpool.apply(_copy_returning_failure, (connection, statement, buffer))
-        finally:
-            psycopg2.extensions.set_wait_callback(wait_callback)
+        else:
+            failure = _copy_returning_failure(connection, statement, buffer)
     if isinstance(failure, psycopg2.Error):  # as SQLAlchemy wraps every other statement's: DataError, OperationalError...
         raise DBAPIError.instance(statement, None, failure, psycopg2.Error, hide_parameters=True) from None
     if failure is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -14,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from healthcrawl import errors
 from healthcrawl.errors import CommandFailed, ConfigError
+from healthcrawl.plugins.database.storage import green_psycopg2
 
 CONNECT_TIMEOUT = 10
 """Seconds to wait for a database server to accept a connection."""
@@ -35,8 +35,6 @@ DRIVER_HINTS = {
 }
 """How to get each driver module a URL may need."""
 
-_green_lock = threading.Lock()
-_green_psycopg2 = False
 
 
 class DatabaseUnavailable(CommandFailed):
@@ -53,7 +51,7 @@ def open_engine(url: str | URL, *, never_wait_for_locks: bool = False) -> Engine
 
     PostgreSQL and MySQL connections give up after ``CONNECT_TIMEOUT`` seconds, pooled
     connections are checked before use (so a database that came back is found again), and
-    psycopg2 waits through gevent when the socket module is patched. SQLite files use WAL
+    psycopg2 waits through gevent when the socket module is patched (``green_psycopg2``). SQLite files use WAL
     with ``synchronous=NORMAL``: a commit does not wait for the disk (a power cut may lose
     the last batches, never the file), and ``healthcrawl runs`` can read during a crawl.
     """
@@ -69,6 +67,7 @@ def open_engine(url: str | URL, *, never_wait_for_locks: bool = False) -> Engine
     try:
         if parsed.get_driver_name() == "psycopg2":  # loads the dialect: an unknown scheme fails here
             connect_args["tcp_user_timeout"] = UNACKNOWLEDGED_MS  # bounds a write to a server that vanished
+            connect_args.update(green_psycopg2.use_gevent())
         engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except ModuleNotFoundError as error:
         hint = DRIVER_HINTS.get((error.name or "").split(".")[0])
@@ -76,8 +75,6 @@ def open_engine(url: str | URL, *, never_wait_for_locks: bool = False) -> Engine
         raise DatabaseUnavailable(f"the database driver {error.name!r} is not installed{hint}") from None
     except NoSuchModuleError as error:
         raise DatabaseUnavailable(f"unknown database URL scheme: {error}") from None
-    if engine.dialect.driver == "psycopg2":
-        _make_psycopg2_green()
     if engine.dialect.name == "sqlite" and parsed.database not in (None, "", ":memory:"):
         event.listen(engine, "connect", _sqlite_wal)
     return engine
@@ -127,37 +124,6 @@ def _sqlite_wal(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def _make_psycopg2_green() -> None:
-    """Let psycopg2 wait for its socket through gevent, so a query does not block every greenlet."""
-    global _green_psycopg2
-    import gevent.monkey
-
-    if _green_psycopg2 or not gevent.monkey.is_module_patched("socket"):
-        return
-    with _green_lock:
-        import psycopg2.extensions
-
-        psycopg2.extensions.set_wait_callback(_gevent_wait)
-        _green_psycopg2 = True
-
-
-def _gevent_wait(connection, timeout=None) -> None:
-    import psycopg2
-    import psycopg2.extensions
-    from gevent.socket import wait_read, wait_write
-
-    while True:
-        state = connection.poll()
-        if state == psycopg2.extensions.POLL_OK:
-            return
-        if state == psycopg2.extensions.POLL_READ:
-            wait_read(connection.fileno(), timeout=timeout)
-        elif state == psycopg2.extensions.POLL_WRITE:
-            wait_write(connection.fileno(), timeout=timeout)
-        else:
-            raise psycopg2.OperationalError(f"bad result from poll: {state!r}")
 
 
 def is_locked(error: BaseException) -> bool:
