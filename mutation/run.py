@@ -109,8 +109,8 @@ def session_path(module: str, suffix: str) -> Path:
 
 
 def test_command(tests: list[str]) -> str:
-    """pytest on ``tests``, stopping at the first failure, under a memory cap (mutation/capped_pytest.py)."""
-    return shlex.join([sys.executable, "mutation/capped_pytest.py", "-x", "-q", "-p", "no:cacheprovider", *tests])
+    """pytest -x on ``tests``, the first file alone first, under a memory cap (mutation/capped_pytest.py)."""
+    return shlex.join([sys.executable, "mutation/capped_pytest.py", *tests])
 
 
 def restore_if_interrupted(module: str) -> None:
