@@ -136,10 +136,13 @@ def run_baseline(command: str) -> float:
     return time.monotonic() - started
 
 
-def run_module(module: str, tests: list[str], resume: bool, sample: int | None, seed: int) -> float:
+def run_module(module: str, tests: list[str], resume: bool, sample: int | None, seed: int,
+               survivors: bool = False) -> float:
     """Mutate ``module`` one mutant at a time and run ``tests`` against each; returns the seconds taken.
 
-    With ``sample``, only that many mutants, drawn with ``seed``, run; the others are marked skipped.
+    With ``resume``, only the mutants the last run left; with ``survivors``, only the ones that survived
+    it (after tests were added). With ``sample``, only that many mutants, drawn with ``seed``, run; the
+    others are marked skipped.
     """
     from cosmic_ray.commands import init
     from cosmic_ray.mutating import mutate_and_test
@@ -153,9 +156,14 @@ def run_module(module: str, tests: list[str], resume: bool, sample: int | None, 
     timeout = 10 * baseline + 10  # a mutant that makes the tests hang counts as killed
     ARTEFACTS.mkdir(exist_ok=True)
     with use_db(str(session_path(module, ".sqlite"))) as db:
-        if not (resume and db.num_work_items):
-            init([Path(module)], db, {})
-        pending = sorted(db.pending_work_items, key=lambda item: item.mutations[0].start_pos)
+        if survivors:
+            pending = [item for item, outcome in db.completed_work_items
+                       if outcome.worker_outcome == WorkerOutcome.NORMAL and not outcome.is_killed]
+        else:
+            if not (resume and db.num_work_items):
+                init([Path(module)], db, {})
+            pending = db.pending_work_items
+        pending = sorted(pending, key=lambda item: item.mutations[0].start_pos)
         if sample is not None and sample < len(pending):
             chosen = set(random.Random(seed).sample(range(len(pending)), sample))
             skipped = [item.job_id for index, item in enumerate(pending) if index not in chosen]
@@ -174,7 +182,9 @@ def run_module(module: str, tests: list[str], resume: bool, sample: int | None, 
         finally:
             restore_if_interrupted(module)
     seconds = time.monotonic() - started
-    session_path(module, ".seconds").write_text(f"{seconds:.0f}\n")
+    timing = session_path(module, ".seconds")
+    earlier = float(timing.read_text()) if (resume or survivors) and timing.exists() else 0.0
+    timing.write_text(f"{earlier + seconds:.0f}\n")  # a resumed run adds its time to the run it continues
     return seconds
 
 
@@ -288,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", nargs="+", help="test files to run instead of the ones modules.toml lists")
     parser.add_argument("--report", action="store_true", help="print the last results again without running")
     parser.add_argument("--resume", action="store_true", help="run only the mutants an interrupted run left")
+    parser.add_argument("--survivors", action="store_true",
+                        help="run again only the mutants that survived the last run (after adding tests)")
     parser.add_argument("--sample", type=int, metavar="N", help="run a random sample of N mutants per module")
     parser.add_argument("--seed", type=int, default=random.randrange(10_000), help="seed of --sample (printed)")
     parser.add_argument("--fail-under", type=float, metavar="PERCENT", help="exit 1 if a module scores below it")
@@ -307,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     equivalents = load_equivalents()
     if not args.report:
         for module, tests in selected.items():
-            run_module(module, tests, args.resume, args.sample, args.seed)
+            run_module(module, tests, args.resume, args.sample, args.seed, args.survivors)
     results = [result for module in selected if (result := summarize(module, equivalents)) is not None]
     if not results:
         print("no results yet: run without --report first", file=sys.stderr)

@@ -52,6 +52,8 @@ def test_status_detail_names_the_code_and_what_was_expected():
     assert judge({"type": "status"}, status_code=503) == (False, "status 503, expected 200-399")
     assert judge({"type": "status", "expect": [204, "300-302"]}, status_code=200) == (
         False, "status 200, expected 204, 300-302")
+    assert judge({"type": "status", "expect": ["404-404", "500 - 500"]}, status_code=200) == (
+        False, "status 200, expected 404, 500")  # a range of one code reads as the code
 
 
 @pytest.mark.parametrize("code, ok", [(203, False), (204, True), (299, True), (300, True), (301, False)])
