@@ -19,6 +19,7 @@ minutes per module (docs/contributing.md has the measured times).
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import random
 import shlex
@@ -35,6 +36,7 @@ MODULES_FILE = ROOT / "mutation" / "modules.toml"
 EQUIVALENT_FILE = ROOT / "mutation" / "equivalent.txt"
 ARTEFACTS = ROOT / ".mutation"
 NOT_SAMPLED = "not in the sample"
+IN_ANNOTATION = "in an annotation, which `from __future__ import annotations` leaves unevaluated"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class ModuleResult:
     errors: int = 0  # cosmic-ray could not apply the mutant; not counted as tried
     pending: int = 0
     not_sampled: int = 0
+    in_annotations: int = 0
     survivors: list[Survivor] = field(default_factory=list)
     equivalent: list[Survivor] = field(default_factory=list)
     stale_equivalents: list[Equivalent] = field(default_factory=list)
@@ -163,7 +166,12 @@ def run_module(module: str, tests: list[str], resume: bool, sample: int | None, 
             if not (resume and db.num_work_items):
                 init([Path(module)], db, {})
             pending = db.pending_work_items
-        pending = sorted(pending, key=lambda item: item.mutations[0].start_pos)
+        spans = annotation_spans(module)
+        unevaluated = [item for item in pending if in_annotation(item.mutations[0], spans)]
+        db.set_multiple_results([item.job_id for item in unevaluated],
+                                WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=IN_ANNOTATION))
+        pending = sorted((item for item in pending if item not in unevaluated),
+                         key=lambda item: item.mutations[0].start_pos)
         if sample is not None and sample < len(pending):
             chosen = set(random.Random(seed).sample(range(len(pending)), sample))
             skipped = [item.job_id for index, item in enumerate(pending) if index not in chosen]
@@ -188,6 +196,31 @@ def run_module(module: str, tests: list[str], resume: bool, sample: int | None, 
     return seconds
 
 
+def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where ``module``'s annotations are, if it postpones them (``from __future__ import annotations``).
+
+    A mutant there (``int | None`` to ``int * None``) changes nothing that runs: it is left out.
+    """
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    postponed = any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+                    and any(alias.name == "annotations" for alias in node.names) for node in tree.body)
+    if not postponed:
+        return []
+    annotations = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            annotations.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns is not None:
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+    return [((node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset)) for node in annotations]
+
+
+def in_annotation(mutation, spans) -> bool:
+    return any(start <= tuple(mutation.start_pos) < end for start, end in spans)
+
+
 def changed_lines(diff: str) -> tuple[str, str]:
     removed = [line[1:].strip() for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
     added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
@@ -208,11 +241,16 @@ def summarize(module: str, equivalents: list[Equivalent]) -> ModuleResult | None
         result.seconds = float(seconds.read_text())
     listed = [entry for entry in equivalents if entry.module == module]
     matched: set[Equivalent] = set()
+    spans = annotation_spans(module)
     with use_db(str(path), WorkDB.Mode.open) as db:
         result.pending = db.num_work_items - db.num_results
         for item, outcome in db.completed_work_items:
             if outcome.worker_outcome in (WorkerOutcome.NO_TEST, WorkerOutcome.SKIPPED):
                 result.not_sampled += outcome.output == NOT_SAMPLED
+                result.in_annotations += outcome.output == IN_ANNOTATION
+                continue
+            if in_annotation(item.mutations[0], spans):  # run before annotations were left out
+                result.in_annotations += 1
                 continue
             if outcome.worker_outcome != WorkerOutcome.NORMAL:
                 result.errors += 1
@@ -248,6 +286,8 @@ def print_report(results: list[ModuleResult]) -> None:
               f"  {len(result.equivalent):>10}  {result.score:5.1f}%  {took}")
     for result in results:
         notes = []
+        if result.in_annotations:
+            notes.append(f"{result.in_annotations} mutants in annotations left out (never evaluated)")
         if result.not_sampled:
             notes.append(f"a sample: {result.not_sampled} more mutants were not run")
         if result.pending:
