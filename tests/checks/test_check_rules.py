@@ -61,7 +61,7 @@ def test_status_codes_and_ranges_are_inclusive(code, ok):
     assert judge({"type": "status", "expect": [204, " 299 - 300 "]}, status_code=code)[0] is ok
 
 
-@pytest.mark.parametrize("code, shown", [(299, False), (300, True), (399, True), (400, False)])
+@pytest.mark.parametrize("code, shown", [(299, False), (300, True), (399, True), (400, False), (500, False)])
 def test_status_shows_the_location_of_a_redirect_only(code, shown):
     ok, detail = judge({"type": "status", "expect": ["100-599"]}, status_code=code, headers={"Location": "/next"})
     assert detail == f"status {code}" + (" to /next" if shown else "")
