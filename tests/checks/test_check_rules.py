@@ -432,6 +432,7 @@ def test_tls_min_days_is_at_least_0():
     ("a.h.test", ["other.test", "a.h.test"], True),
     ("127.0.0.1", ["127.0.0.1"], True),
     ("127.0.0.1", ["127.0.0.2"], False),
+    ("127.0.0.2", ["127.0.0.1"], False),
     ("[::1]", ["0:0:0:0:0:0:0:1"], True),
     ("h.test", [], False),
 ])
