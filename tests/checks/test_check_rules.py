@@ -255,7 +255,7 @@ def test_json_an_empty_path_or_a_slash_is_the_whole_body(path):
     assert judge({"type": "json", "path": path, "equals": [1]}, body=b"[1]") == (True, f"{path} is [1]")
 
 
-@pytest.mark.parametrize("path", ["missing", "items.1", "items.-1", "items.x", "status.0", "/items/0/state/x"])
+@pytest.mark.parametrize("path", ["missing", "items.1", "items.5", "items.-1", "items.x", "status.0", "/items/0/state/x"])
 def test_json_a_path_that_leads_nowhere_fails_and_passes_exists_false(path):
     assert judge({"type": "json", "path": path}, body=DOCUMENT) == (False, f"{path} not found")
     assert judge({"type": "json", "path": path, "exists": False}, body=DOCUMENT) == (True, f"{path} not found")
@@ -328,6 +328,10 @@ def test_json_a_truncated_or_invalid_body_fails():
     assert ok is False and detail.startswith("the body is not JSON: ")
 
 
+def test_json_needs_a_path():
+    assert problems({"type": "json"}) == ["checks[0].path: missing data for required field"]
+
+
 def test_json_matches_must_be_a_valid_regular_expression():
     (problem,) = problems({"type": "json", "path": "v", "matches": "("})
     assert problem.startswith("checks[0].matches: not a valid regular expression: ")
@@ -372,6 +376,10 @@ def test_redirect_conditions_each_add_their_problem():
         False, "302 to http://Elsewhere.test/p, status 302, expected 301, 308; expected http://x.test/; "
                "expected host x.test; expected an https URL")
     assert redirect({"to_https": True}, status_code=301, headers={"Location": "https://h.test/"})[0] is True
+    assert redirect({"to_https": True}, status_code=301, headers={"Location": "wss://h.test/"}) == (
+        False, "301 to wss://h.test/, expected an https URL")
+    assert redirect({"to": "http://a.test/"}, status_code=301, headers={"Location": "http://b.test/"}) == (
+        False, "301 to http://b.test/, expected http://a.test/")
     assert redirect({"host": "h.test"}, status_code=301, headers={"Location": "/rel"}, url="/rel")[0] is False
 
 
