@@ -218,6 +218,7 @@ HEADERS = {"X-Frame-Options": "DENY", "Server": "nginx/1.25"}
     ({"header": "X-Powered-By", "negate": True}, (True, "X-Powered-By absent")),
     ({"header": "X-Frame-Options", "equals": "DENY"}, (True, "X-Frame-Options: 'DENY'")),
     ({"header": "X-Frame-Options", "equals": "deny"}, (False, "X-Frame-Options: 'DENY', not 'deny'")),
+    ({"header": "X-Frame-Options", "equals": "ALLOW"}, (False, "X-Frame-Options: 'DENY', not 'ALLOW'")),
     ({"header": "Server", "matches": "^nginx"}, (True, "Server: 'nginx/1.25' matches '^nginx'")),
     ({"header": "Server", "matches": "1\\.2[0-4]"}, (False, "Server: 'nginx/1.25' does not match '1\\\\.2[0-4]'")),
     ({"header": "Server", "matches": "nginx", "negate": True}, (False, "Server: 'nginx/1.25' matches 'nginx'")),
@@ -380,6 +381,8 @@ def test_redirect_conditions_each_add_their_problem():
         False, "301 to wss://h.test/, expected an https URL")
     assert redirect({"to": "http://a.test/"}, status_code=301, headers={"Location": "http://b.test/"}) == (
         False, "301 to http://b.test/, expected http://a.test/")
+    assert redirect({"host": "a.test"}, status_code=301, headers={"Location": "http://z.test/"}) == (
+        False, "301 to http://z.test/, expected host a.test")
     assert redirect({"host": "h.test"}, status_code=301, headers={"Location": "/rel"}, url="/rel")[0] is False
 
 
