@@ -19,6 +19,7 @@ minutes per module (docs/contributing.md has the measured times).
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import random
 import shlex
@@ -35,6 +36,7 @@ MODULES_FILE = ROOT / "mutation" / "modules.toml"
 EQUIVALENT_FILE = ROOT / "mutation" / "equivalent.txt"
 ARTEFACTS = ROOT / ".mutation"
 NOT_SAMPLED = "not in the sample"
+IN_ANNOTATION = "in an annotation, which `from __future__ import annotations` leaves unevaluated"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class ModuleResult:
     errors: int = 0  # cosmic-ray could not apply the mutant; not counted as tried
     pending: int = 0
     not_sampled: int = 0
+    in_annotations: int = 0
     survivors: list[Survivor] = field(default_factory=list)
     equivalent: list[Survivor] = field(default_factory=list)
     stale_equivalents: list[Equivalent] = field(default_factory=list)
@@ -109,8 +112,8 @@ def session_path(module: str, suffix: str) -> Path:
 
 
 def test_command(tests: list[str]) -> str:
-    """pytest on ``tests``, stopping at the first failure, under a memory cap (mutation/capped_pytest.py)."""
-    return shlex.join([sys.executable, "mutation/capped_pytest.py", "-x", "-q", "-p", "no:cacheprovider", *tests])
+    """pytest -x on ``tests``, the first file alone first, under a memory cap (mutation/capped_pytest.py)."""
+    return shlex.join([sys.executable, "mutation/capped_pytest.py", *tests])
 
 
 def restore_if_interrupted(module: str) -> None:
@@ -136,10 +139,13 @@ def run_baseline(command: str) -> float:
     return time.monotonic() - started
 
 
-def run_module(module: str, tests: list[str], resume: bool, sample: int | None, seed: int) -> float:
+def run_module(module: str, tests: list[str], resume: bool, sample: int | None, seed: int,
+               survivors: bool = False) -> float:
     """Mutate ``module`` one mutant at a time and run ``tests`` against each; returns the seconds taken.
 
-    With ``sample``, only that many mutants, drawn with ``seed``, run; the others are marked skipped.
+    With ``resume``, only the mutants the last run left; with ``survivors``, only the ones that survived
+    it (after tests were added). With ``sample``, only that many mutants, drawn with ``seed``, run; the
+    others are marked skipped.
     """
     from cosmic_ray.commands import init
     from cosmic_ray.mutating import mutate_and_test
@@ -153,9 +159,19 @@ def run_module(module: str, tests: list[str], resume: bool, sample: int | None, 
     timeout = 10 * baseline + 10  # a mutant that makes the tests hang counts as killed
     ARTEFACTS.mkdir(exist_ok=True)
     with use_db(str(session_path(module, ".sqlite"))) as db:
-        if not (resume and db.num_work_items):
-            init([Path(module)], db, {})
-        pending = sorted(db.pending_work_items, key=lambda item: item.mutations[0].start_pos)
+        if survivors:
+            pending = [item for item, outcome in db.completed_work_items
+                       if outcome.worker_outcome == WorkerOutcome.NORMAL and not outcome.is_killed]
+        else:
+            if not (resume and db.num_work_items):
+                init([Path(module)], db, {})
+            pending = db.pending_work_items
+        spans = annotation_spans(module)
+        unevaluated = [item for item in pending if in_annotation(item.mutations[0], spans)]
+        db.set_multiple_results([item.job_id for item in unevaluated],
+                                WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=IN_ANNOTATION))
+        pending = sorted((item for item in pending if item not in unevaluated),
+                         key=lambda item: item.mutations[0].start_pos)
         if sample is not None and sample < len(pending):
             chosen = set(random.Random(seed).sample(range(len(pending)), sample))
             skipped = [item.job_id for index, item in enumerate(pending) if index not in chosen]
@@ -174,8 +190,35 @@ def run_module(module: str, tests: list[str], resume: bool, sample: int | None, 
         finally:
             restore_if_interrupted(module)
     seconds = time.monotonic() - started
-    session_path(module, ".seconds").write_text(f"{seconds:.0f}\n")
+    timing = session_path(module, ".seconds")
+    earlier = float(timing.read_text()) if (resume or survivors) and timing.exists() else 0.0
+    timing.write_text(f"{earlier + seconds:.0f}\n")  # a resumed run adds its time to the run it continues
     return seconds
+
+
+def annotation_spans(module: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where ``module``'s annotations are, if it postpones them (``from __future__ import annotations``).
+
+    A mutant there (``int | None`` to ``int * None``) changes nothing that runs: it is left out.
+    """
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    postponed = any(isinstance(node, ast.ImportFrom) and node.module == "__future__"
+                    and any(alias.name == "annotations" for alias in node.names) for node in tree.body)
+    if not postponed:
+        return []
+    annotations = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            annotations.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns is not None:
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+    return [((node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset)) for node in annotations]
+
+
+def in_annotation(mutation, spans) -> bool:
+    return any(start <= tuple(mutation.start_pos) < end for start, end in spans)
 
 
 def changed_lines(diff: str) -> tuple[str, str]:
@@ -198,11 +241,16 @@ def summarize(module: str, equivalents: list[Equivalent]) -> ModuleResult | None
         result.seconds = float(seconds.read_text())
     listed = [entry for entry in equivalents if entry.module == module]
     matched: set[Equivalent] = set()
+    spans = annotation_spans(module)
     with use_db(str(path), WorkDB.Mode.open) as db:
         result.pending = db.num_work_items - db.num_results
         for item, outcome in db.completed_work_items:
             if outcome.worker_outcome in (WorkerOutcome.NO_TEST, WorkerOutcome.SKIPPED):
                 result.not_sampled += outcome.output == NOT_SAMPLED
+                result.in_annotations += outcome.output == IN_ANNOTATION
+                continue
+            if in_annotation(item.mutations[0], spans):  # run before annotations were left out
+                result.in_annotations += 1
                 continue
             if outcome.worker_outcome != WorkerOutcome.NORMAL:
                 result.errors += 1
@@ -238,6 +286,8 @@ def print_report(results: list[ModuleResult]) -> None:
               f"  {len(result.equivalent):>10}  {result.score:5.1f}%  {took}")
     for result in results:
         notes = []
+        if result.in_annotations:
+            notes.append(f"{result.in_annotations} mutants in annotations left out (never evaluated)")
         if result.not_sampled:
             notes.append(f"a sample: {result.not_sampled} more mutants were not run")
         if result.pending:
@@ -288,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tests", nargs="+", help="test files to run instead of the ones modules.toml lists")
     parser.add_argument("--report", action="store_true", help="print the last results again without running")
     parser.add_argument("--resume", action="store_true", help="run only the mutants an interrupted run left")
+    parser.add_argument("--survivors", action="store_true",
+                        help="run again only the mutants that survived the last run (after adding tests)")
     parser.add_argument("--sample", type=int, metavar="N", help="run a random sample of N mutants per module")
     parser.add_argument("--seed", type=int, default=random.randrange(10_000), help="seed of --sample (printed)")
     parser.add_argument("--fail-under", type=float, metavar="PERCENT", help="exit 1 if a module scores below it")
@@ -307,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     equivalents = load_equivalents()
     if not args.report:
         for module, tests in selected.items():
-            run_module(module, tests, args.resume, args.sample, args.seed)
+            run_module(module, tests, args.resume, args.sample, args.seed, args.survivors)
     results = [result for module in selected if (result := summarize(module, equivalents)) is not None]
     if not results:
         print("no results yet: run without --report first", file=sys.stderr)

@@ -52,6 +52,8 @@ def test_status_detail_names_the_code_and_what_was_expected():
     assert judge({"type": "status"}, status_code=503) == (False, "status 503, expected 200-399")
     assert judge({"type": "status", "expect": [204, "300-302"]}, status_code=200) == (
         False, "status 200, expected 204, 300-302")
+    assert judge({"type": "status", "expect": ["404-404", "500 - 500"]}, status_code=200) == (
+        False, "status 200, expected 404, 500")  # a range of one code reads as the code
 
 
 @pytest.mark.parametrize("code, ok", [(203, False), (204, True), (299, True), (300, True), (301, False)])
@@ -59,7 +61,7 @@ def test_status_codes_and_ranges_are_inclusive(code, ok):
     assert judge({"type": "status", "expect": [204, " 299 - 300 "]}, status_code=code)[0] is ok
 
 
-@pytest.mark.parametrize("code, shown", [(299, False), (300, True), (399, True), (400, False)])
+@pytest.mark.parametrize("code, shown", [(299, False), (300, True), (399, True), (400, False), (500, False)])
 def test_status_shows_the_location_of_a_redirect_only(code, shown):
     ok, detail = judge({"type": "status", "expect": ["100-599"]}, status_code=code, headers={"Location": "/next"})
     assert detail == f"status {code}" + (" to /next" if shown else "")
@@ -216,6 +218,7 @@ HEADERS = {"X-Frame-Options": "DENY", "Server": "nginx/1.25"}
     ({"header": "X-Powered-By", "negate": True}, (True, "X-Powered-By absent")),
     ({"header": "X-Frame-Options", "equals": "DENY"}, (True, "X-Frame-Options: 'DENY'")),
     ({"header": "X-Frame-Options", "equals": "deny"}, (False, "X-Frame-Options: 'DENY', not 'deny'")),
+    ({"header": "X-Frame-Options", "equals": "ALLOW"}, (False, "X-Frame-Options: 'DENY', not 'ALLOW'")),
     ({"header": "Server", "matches": "^nginx"}, (True, "Server: 'nginx/1.25' matches '^nginx'")),
     ({"header": "Server", "matches": "1\\.2[0-4]"}, (False, "Server: 'nginx/1.25' does not match '1\\\\.2[0-4]'")),
     ({"header": "Server", "matches": "nginx", "negate": True}, (False, "Server: 'nginx/1.25' matches 'nginx'")),
@@ -253,7 +256,7 @@ def test_json_an_empty_path_or_a_slash_is_the_whole_body(path):
     assert judge({"type": "json", "path": path, "equals": [1]}, body=b"[1]") == (True, f"{path} is [1]")
 
 
-@pytest.mark.parametrize("path", ["missing", "items.1", "items.-1", "items.x", "status.0", "/items/0/state/x"])
+@pytest.mark.parametrize("path", ["missing", "items.1", "items.5", "items.-1", "items.x", "status.0", "/items/0/state/x"])
 def test_json_a_path_that_leads_nowhere_fails_and_passes_exists_false(path):
     assert judge({"type": "json", "path": path}, body=DOCUMENT) == (False, f"{path} not found")
     assert judge({"type": "json", "path": path, "exists": False}, body=DOCUMENT) == (True, f"{path} not found")
@@ -326,6 +329,10 @@ def test_json_a_truncated_or_invalid_body_fails():
     assert ok is False and detail.startswith("the body is not JSON: ")
 
 
+def test_json_needs_a_path():
+    assert problems({"type": "json"}) == ["checks[0].path: missing data for required field"]
+
+
 def test_json_matches_must_be_a_valid_regular_expression():
     (problem,) = problems({"type": "json", "path": "v", "matches": "("})
     assert problem.startswith("checks[0].matches: not a valid regular expression: ")
@@ -370,6 +377,12 @@ def test_redirect_conditions_each_add_their_problem():
         False, "302 to http://Elsewhere.test/p, status 302, expected 301, 308; expected http://x.test/; "
                "expected host x.test; expected an https URL")
     assert redirect({"to_https": True}, status_code=301, headers={"Location": "https://h.test/"})[0] is True
+    assert redirect({"to_https": True}, status_code=301, headers={"Location": "wss://h.test/"}) == (
+        False, "301 to wss://h.test/, expected an https URL")
+    assert redirect({"to": "http://a.test/"}, status_code=301, headers={"Location": "http://b.test/"}) == (
+        False, "301 to http://b.test/, expected http://a.test/")
+    assert redirect({"host": "a.test"}, status_code=301, headers={"Location": "http://z.test/"}) == (
+        False, "301 to http://z.test/, expected host a.test")
     assert redirect({"host": "h.test"}, status_code=301, headers={"Location": "/rel"}, url="/rel")[0] is False
 
 
@@ -430,6 +443,7 @@ def test_tls_min_days_is_at_least_0():
     ("a.h.test", ["other.test", "a.h.test"], True),
     ("127.0.0.1", ["127.0.0.1"], True),
     ("127.0.0.1", ["127.0.0.2"], False),
+    ("127.0.0.2", ["127.0.0.1"], False),
     ("[::1]", ["0:0:0:0:0:0:0:1"], True),
     ("h.test", [], False),
 ])

@@ -142,3 +142,8 @@ def test_a_put_after_the_writer_died_raises_its_error():
     wait_until(lambda: writer._greenlet.dead)
     with pytest.raises(ValueError, match="observer broke"):
         writer.put(result(1))
+
+
+def test_everything_after_the_sinks_is_passed_by_name():
+    with pytest.raises(TypeError):
+        ResultWriter([], lambda r: None)
