@@ -24,7 +24,8 @@ class HostLimiter:
         self.concurrency = concurrency
         self.delay = delay
         self._slots: dict[str, list] = {}  # host -> [semaphore, users]
-        self._next_start: dict[str, float] = {}
+        self._next_start: dict[str, float] = {}  # host -> when its next booked turn may start
+        self._started: dict[str, float] = {}  # host -> when its latest turn actually started
         self._since_prune = 0
 
     @property
@@ -56,7 +57,11 @@ class HostLimiter:
                     del self._slots[host]
 
     def wait_for_turn(self, host: str) -> None:
-        """Wait until ``host`` may be started again (``delay`` after its latest start); a no-op without a delay."""
+        """Wait until ``host`` may be started again (``delay`` after its latest actual start); a no-op without a delay.
+
+        Turns are booked in order (``_next_start``); a turn that began late (the event loop was
+        busy) moves the next ones, so no two starts are ever closer than ``delay``.
+        """
         if self.delay <= 0:
             return
         now = time.monotonic()
@@ -65,9 +70,16 @@ class HostLimiter:
         self._since_prune += 1
         if self._since_prune >= PRUNE_EVERY:
             self._prune(now)
-        if start > now:
+        while start > now:
             gevent.sleep(start - now)
+            now = time.monotonic()
+            if host in self._started:  # the turn before began late: keep the gap from its actual start
+                start = max(start, self._started[host] + self.delay)
+        self._started[host] = now
+        if self._next_start.get(host, now) < now + self.delay:
+            self._next_start[host] = now + self.delay
 
     def _prune(self, now: float) -> None:
         self._since_prune = 0
         self._next_start = {host: when for host, when in self._next_start.items() if when > now}
+        self._started = {host: when for host, when in self._started.items() if host in self._next_start}

@@ -208,3 +208,27 @@ def test_bad_per_host_settings_name_the_key():
         "crawl.per_host_concurrency: must be at least 1",
         "crawl.per_host_delay: must be at least 0",
     ]
+
+
+def test_a_turn_that_began_late_moves_the_next_one():
+    """The event loop busy when a host's second turn is due (it begins late): the third still starts a whole delay
+    after the second's actual start, not after its booked one."""
+    limiter = HostLimiter(concurrency=None, delay=0.2)
+    starts = []
+
+    def turn():
+        limiter.wait_for_turn("h")
+        starts.append(time.monotonic())
+
+    def busy_loop(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+
+    waiters = [gevent.spawn(turn) for _ in range(3)]
+    gevent.sleep(0)  # the three turns are booked (the first has begun) and the loop's clock is current
+    gevent.spawn_later(0.15, busy_loop, 0.15)  # holds the loop from 0.15 s to 0.30 s: the 0.2 s turn begins late
+    gevent.joinall(waiters, timeout=30, raise_error=True)
+    assert len(starts) == 3
+    assert starts[1] - starts[0] >= 0.25, starts  # it did begin late
+    assert starts[2] - starts[1] >= 0.19, starts
