@@ -51,6 +51,7 @@ class DistributedSettings:
     chunk_deadline: float = 600.0
     max_enqueued_chunks: int = 500
     max_attempts: int = 3
+    host_shards: int = 256
 
 
 def default_workers() -> int:
@@ -133,6 +134,13 @@ class DistributedSettingsSchema(Schema):
     max_attempts = fields.Integer(
         load_default=_default("max_attempts", DistributedSettings), validate=at_least(1),
         metadata={"description": "Times a chunk is sent before its missing targets are recorded as internal_error."},
+    )
+    host_shards = fields.Integer(
+        load_default=_default("host_shards", DistributedSettings), validate=at_least(1),
+        metadata={"description": (
+            "Queues the hosts are spread over when per_host_concurrency or per_host_delay is set; each is "
+            "consumed by one worker process at a time. Workers must run with the same --host-shards."
+        )},
     )
 
     @validates_schema

@@ -15,6 +15,7 @@ import sys
 import gevent
 
 from healthcrawl import Command, ConfigError
+from healthcrawl.configuration.settings import DistributedSettings
 from healthcrawl.target_parsing import mask_credentials
 
 BROKER_VARIABLE = "HEALTHCRAWL_BROKER"
@@ -56,16 +57,21 @@ class WorkerCommand(Command):
             "--chunks", type=int, default=2, metavar="N",
             help="chunks each process runs at once, each with its own pool of greenlets (default 2)",
         )
+        parser.add_argument(
+            "--host-shards", type=int, default=DistributedSettings.host_shards, metavar="N",
+            help="shard queues of runs with per-host limits; must equal their crawl.distributed.host_shards "
+                 f"(default {DistributedSettings.host_shards})",
+        )
         parser.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
 
     def run(self, args: argparse.Namespace) -> int:
         broker = checked_broker(args.broker)
-        if args.processes < 1 or args.chunks < 1:
-            raise ConfigError(["--processes and --chunks must be at least 1"])
+        if args.processes < 1 or args.chunks < 1 or args.host_shards < 1:
+            raise ConfigError(["--processes, --chunks and --host-shards must be at least 1"])
         if args.processes == 1:
             from healthcrawl.distributed.worker import run_worker
 
-            return run_worker(broker, args.chunks, args.loglevel)
+            return run_worker(broker, args.chunks, args.loglevel, args.host_shards)
         return _supervise(broker, args)
 
 
@@ -73,7 +79,7 @@ def _supervise(broker: str, args: argparse.Namespace) -> int:
     """Start ``args.processes`` single-process workers and wait for them; SIGINT/SIGTERM are passed on
     (Celery's warm shutdown: running chunks finish, prefetched ones go back to the queue)."""
     command = [sys.executable, "-m", "healthcrawl", "worker", "--processes", "1", "--chunks", str(args.chunks),
-               "--loglevel", args.loglevel]
+               "--host-shards", str(args.host_shards), "--loglevel", args.loglevel]
     environment = {**os.environ, BROKER_VARIABLE: broker}  # not on the command line: `ps` would show the password
     children = [subprocess.Popen(command, env=environment) for _ in range(args.processes)]
 

@@ -12,31 +12,13 @@ import gevent
 import pytest
 from kombu import Producer
 
-from healthcrawl.configuration.loading import build_config
-from healthcrawl.crawl.engine import Crawl
 from healthcrawl.distributed.broker import CHUNK_QUEUE, CHUNK_TASK, make_app
-from healthcrawl.plugin_system.manager import create_plugin_manager, get_plugin_manager
-from healthcrawl.plugin_system.registry import ComponentRegistry
-from healthcrawl.testing.collector import ResultCollector
+from healthcrawl.plugin_system.manager import create_plugin_manager
 from healthcrawl.testing.servers import HTTPTestServer
 
-from .conftest import rabbitmqctl, wait_for
+from .conftest import make_crawl, rabbitmqctl, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def make_crawl(targets, broker, manager=None, checks=None, crawl=None, sinks=(), **distributed) -> tuple[Crawl, ResultCollector]:
-    manager = manager or get_plugin_manager()
-    data = {
-        "crawl": {"concurrency": 50, "timeout": 10, **(crawl or {}),
-                  "distributed": {"broker": broker, "chunk_size": 50, **distributed}},
-        "sources": [{"type": "list", "targets": targets}],
-        "checks": checks if checks is not None else [{"type": "status"}],
-        "sinks": list(sinks),
-    }
-    collector = ResultCollector()
-    config = build_config(data, ComponentRegistry.from_plugins(manager), name="test")
-    return Crawl(config, manager, extra_sinks=[collector]), collector
 
 
 @pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
