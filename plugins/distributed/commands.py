@@ -28,6 +28,14 @@ def add_broker_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_host_shards_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host-shards", type=int, default=DistributedSettings.host_shards, metavar="N",
+        help="shard queues of runs with per-host limits; must equal their crawl.distributed.host_shards "
+             f"(default {DistributedSettings.host_shards})",
+    )
+
+
 def checked_broker(broker: str | None) -> str:
     """``broker`` if it is a usable amqp:// URL; otherwise a ``ConfigError`` saying why (never with the password)."""
     from marshmallow import ValidationError
@@ -57,11 +65,7 @@ class WorkerCommand(Command):
             "--chunks", type=int, default=2, metavar="N",
             help="chunks each process runs at once, each with its own pool of greenlets (default 2)",
         )
-        parser.add_argument(
-            "--host-shards", type=int, default=DistributedSettings.host_shards, metavar="N",
-            help="shard queues of runs with per-host limits; must equal their crawl.distributed.host_shards "
-                 f"(default {DistributedSettings.host_shards})",
-        )
+        add_host_shards_argument(parser)
         parser.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -105,21 +109,41 @@ class WorkersCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_broker_argument(parser)
         parser.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for workers to answer (default 2)")
+        add_host_shards_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from healthcrawl.distributed.broker import CHUNK_QUEUE, make_app
+        from healthcrawl.distributed.broker import CHUNK_QUEUE, make_app, shard_queue
 
         app = make_app(checked_broker(args.broker))
         replies = app.control.ping(timeout=args.timeout) or []
         names = sorted(name for reply in replies for name in reply)
         with app.connection_for_write() as connection:
-            try:
-                declared = connection.default_channel.queue_declare(queue=CHUNK_QUEUE, passive=True)
-                depth = f"{declared.message_count} chunks waiting, {declared.consumer_count} consumers"
-            except connection.channel_errors:
-                depth = "not declared yet (no worker has connected)"
+            shared = _depth(connection, CHUNK_QUEUE)
+            shards = [_depth(connection, shard_queue(i, args.host_shards).name) for i in range(args.host_shards)]
         print(f"{len(names)} workers connected to {mask_credentials(args.broker)}")
         for name in names:
             print(f"  {name}")
-        print(f"{CHUNK_QUEUE}: {depth}")
+        print(f"{CHUNK_QUEUE}: " + (f"{shared[0]} chunks waiting, {shared[1]} consumers" if shared else NOT_DECLARED))
+        declared = [depth for depth in shards if depth is not None]
+        print(f"{shard_queue(0, args.host_shards).name.rsplit('.', 1)[0]}.*: " + (
+            f"{sum(d[0] for d in declared)} chunks waiting in {len(declared)} shard queues" if declared else NOT_DECLARED
+        ))
         return 0
+
+
+NOT_DECLARED = "not declared yet (no worker has connected)"
+
+
+def _depth(connection, queue: str) -> tuple[int, int] | None:
+    """(messages waiting, consumers) of ``queue``, or ``None`` when it does not exist."""
+    channel = connection.channel()
+    try:
+        declared = channel.queue_declare(queue=queue, passive=True)
+        return declared.message_count, declared.consumer_count
+    except connection.channel_errors:  # the broker closed the channel: a fresh one for the next queue
+        return None
+    finally:
+        try:
+            channel.close()
+        except connection.connection_errors + connection.channel_errors:
+            pass
