@@ -39,6 +39,7 @@ class ShardSubscriptions:
         self._channel = None
         self._on_message = None
         self._tags: dict[int, str] = {}
+        self._subscribed = False
         self._next_tag = itertools.count()
 
     def start(self, connection, on_message) -> None:
@@ -46,22 +47,31 @@ class ShardSubscriptions:
         channel = connection.channel()
         channel.basic_qos(0, 1, False)  # per consumer: one chunk of a shard at a time
         channel.basic_qos(0, self.chunks, True)  # per channel, set last (see the module's docstring)
-        self._channel, self._on_message, self._tags = channel, on_message, {}
+        self._channel, self._on_message, self._tags, self._subscribed = channel, on_message, {}, True
         for shard in range(self.host_shards):
             shard_queue(shard, self.host_shards)(channel).declare()
             self._subscribe(shard)
 
     def stop(self) -> None:
-        """Stop taking chunks (a warm shutdown, a lost connection); unacked ones return when the channel closes."""
-        channel, self._channel = self._channel, None
-        if channel is None:
+        """Take no more chunks (a warm shutdown, a lost connection); the channel stays open for running chunks' acks."""
+        if self._channel is None or not self._subscribed:
             return
+        self._subscribed = False
         try:
             for tag in self._tags.values():
-                channel.basic_cancel(tag, nowait=True)
-            channel.close()
+                self._channel.basic_cancel(tag, nowait=True)
         except Exception as error:  # the connection is already gone: nothing to cancel
-            log.debug("closing the shard channel: %s", one_line(error))
+            log.debug("cancelling the shard subscriptions: %s", one_line(error))
+
+    def close(self) -> None:
+        """Close the channel (after ``stop``, once running chunks finished); unacked chunks go back to their queues."""
+        self.stop()
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            try:
+                channel.close()
+            except Exception as error:
+                log.debug("closing the shard channel: %s", one_line(error))
 
     def hand_over(self, shard: int) -> None:
         """Let the next waiting process take ``shard``: cancel this process's subscription and subscribe again.
@@ -73,7 +83,7 @@ class ShardSubscriptions:
         """
         channel = self._channel
         tag = self._tags.get(shard)
-        if channel is None or tag is None:
+        if channel is None or tag is None or not self._subscribed:
             return
         try:
             channel.basic_cancel(tag, nowait=True)
@@ -120,6 +130,6 @@ def shard_step(subscriptions: ShardSubscriptions) -> type:
             subscriptions.stop()
 
         def shutdown(self, c):
-            subscriptions.stop()
+            subscriptions.close()
 
     return ShardQueues

@@ -114,6 +114,19 @@ def make_crawl(targets, broker, manager=None, checks=None, crawl=None, sinks=(),
     return Crawl(config, manager, extra_sinks=[collector]), collector
 
 
+def install_plugin(folder: Path, monkeypatch, module: str, source: str) -> dict[str, str]:
+    """Install ``source`` as the plugin module ``module`` (version 1.0) for this test only, as a dist-info in
+    ``folder`` on sys.path; returns the environment worker processes need to load it too (the run's
+    config digest holds the coordinator's plugins: workers must have the same)."""
+    (folder / f"{module}.py").write_text(source)
+    dist = folder / f"{module}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[healthcrawl]\n{module} = {module}\n")
+    monkeypatch.syspath_prepend(str(folder))
+    return {"PYTHONPATH": str(folder)}
+
+
 def wait_for(condition, timeout: float, what: str) -> None:
     """Poll ``condition`` until it holds; fail with ``what`` after ``timeout`` seconds (a generous bound)."""
     deadline = time.monotonic() + timeout

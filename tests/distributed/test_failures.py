@@ -16,7 +16,7 @@ from healthcrawl.distributed.broker import CHUNK_QUEUE, CHUNK_TASK, make_app
 from healthcrawl.plugin_system.manager import create_plugin_manager
 from healthcrawl.testing.servers import HTTPTestServer
 
-from .conftest import make_crawl, rabbitmqctl, wait_for
+from .conftest import install_plugin, make_crawl, rabbitmqctl, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -69,14 +69,8 @@ RAISING_CHECK = textwrap.dedent('''
 
 @pytest.fixture
 def raising_check_plugin(tmp_path, monkeypatch):
-    """A third-party plugin installed for this test only (a dist-info on sys.path): its check raises."""
-    (tmp_path / "raising_check.py").write_text(RAISING_CHECK)
-    dist = tmp_path / "raising_check-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: raising-check\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[healthcrawl]\nraising = raising_check\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return {"PYTHONPATH": str(tmp_path)}
+    """A third-party plugin installed for this test only: its check raises."""
+    return install_plugin(tmp_path, monkeypatch, "raising_check", RAISING_CHECK)
 
 
 def test_a_check_that_raises_fails_only_that_check(broker, start_workers, raising_check_plugin):

@@ -10,7 +10,7 @@ import gevent
 import pytest
 from gevent.server import StreamServer
 
-from .conftest import make_crawl, wait_for
+from .conftest import install_plugin, make_crawl, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -121,3 +121,66 @@ def test_a_shard_owner_killed_mid_chunk_hands_its_shards_to_the_other_worker(bro
     assert all(r.ok for r in collector.results)
     assert crawl.executor.counters.redelivered >= 1
     assert "was redelivered" in workers[1].log()
+
+
+PAUSING_SOURCE = '''
+import gevent.event
+from marshmallow import Schema, fields
+
+from healthcrawl import Source, hookimpl, parse_target
+
+resume = gevent.event.Event()
+
+
+class PausingSource(Source):
+    """Yields ``first``, then waits for ``resume`` (a source waiting on a slow upstream), then ``rest``."""
+
+    type_name = "pausing"
+
+    class Options(Schema):
+        first = fields.List(fields.String(), required=True)
+        rest = fields.List(fields.String(), required=True)
+
+    def targets(self):
+        for text in self.options["first"]:
+            yield parse_target(text)
+        resume.wait(120)
+        for text in self.options["rest"]:
+            yield parse_target(text)
+
+
+@hookimpl
+def healthcrawl_register_sources(register):
+    register(PausingSource)
+'''
+
+
+def test_a_partial_shard_chunk_is_sent_while_the_source_waits(broker, start_workers, tmp_path, monkeypatch):
+    """With chunks of 50, the first 3 targets of a host would wait for 47 more: they leave after a second."""
+    from healthcrawl.configuration.loading import build_config
+    from healthcrawl.crawl.engine import Crawl
+    from healthcrawl.plugin_system.manager import create_plugin_manager
+    from healthcrawl.plugin_system.registry import ComponentRegistry
+    from healthcrawl.testing.collector import ResultCollector
+
+    start_workers(1, env=install_plugin(tmp_path, monkeypatch, "pausing_source", PAUSING_SOURCE), host_shards=HOST_SHARDS)
+    import pausing_source
+
+    with RecordingServer(hold=0) as server:
+        first, rest = server.urls(1)[:3], server.urls(3)[3:]
+        manager = create_plugin_manager()
+        config = build_config({
+            "crawl": {"concurrency": 20, "timeout": 10, "per_host_concurrency": 1,
+                      "distributed": {"broker": broker, "chunk_size": 50, "host_shards": HOST_SHARDS}},
+            "sources": [{"type": "pausing", "first": first, "rest": rest}],
+        }, ComponentRegistry.from_plugins(manager), name="test")
+        collector = ResultCollector()
+        crawl = Crawl(config, manager, extra_sinks=[collector])
+        running = gevent.spawn(crawl.run, handle_signals=False)
+        wait_for(lambda: len(collector.results) == 3 or running.ready(), 120, "the first 3 results, the source still waiting")
+        pausing_source.resume.set()
+        outcome = running.get(timeout=120)
+
+    assert outcome.state == "completed", outcome.error
+    assert sorted(r.seq for r in collector.results[:3]) == [0, 1, 2]
+    assert sorted(r.seq for r in collector.results) == list(range(len(first) + len(rest)))

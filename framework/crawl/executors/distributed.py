@@ -375,14 +375,22 @@ class DistributedExecutor:
                 gevent.sleep(PARTIAL_CHUNK_AGE / 2)
                 now = time.monotonic()
                 for shard in [s for s, (started, _) in self._partial.items() if now - started >= PARTIAL_CHUNK_AGE]:
+                    # Room first, then the targets: a chunk taken out of ``_partial`` is outstanding at once,
+                    # so the run cannot end while its targets wait here.
+                    self._room.acquire()
                     entry = self._partial.pop(shard, None)
-                    if entry is not None:
-                        self._send_new(entry[1], shard)
+                    if entry is None:  # sent full by the feeder meanwhile
+                        self._room.release()
+                    else:
+                        self._send_with_room(entry[1], shard)
         except Exception as error:
             self._arrived.put(error)
 
     def _send_new(self, targets: list[Target], shard: int | None = None) -> None:
         self._room.acquire()
+        self._send_with_room(targets, shard)
+
+    def _send_with_room(self, targets: list[Target], shard: int | None) -> None:
         chunk = _Chunk(self._next_chunk, targets, shard)
         self._next_chunk += 1
         self._outstanding[chunk.id] = chunk
