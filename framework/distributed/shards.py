@@ -64,14 +64,10 @@ class ShardSubscriptions:
             log.debug("cancelling the shard subscriptions: %s", one_line(error))
 
     def close(self) -> None:
-        """Close the channel (after ``stop``, once running chunks finished); unacked chunks go back to their queues."""
+        """Forget the channel (after ``stop``, once running chunks finished): Celery closes the connection next,
+        and with it the channel; waiting here for the broker's answer to a channel close could hang the shutdown."""
         self.stop()
-        channel, self._channel = self._channel, None
-        if channel is not None:
-            try:
-                channel.close()
-            except Exception as error:
-                log.debug("closing the shard channel: %s", one_line(error))
+        self._channel = None
 
     def hand_over(self, shard: int) -> None:
         """Let the next waiting process take ``shard``: cancel this process's subscription and subscribe again.
