@@ -209,6 +209,10 @@ def run_worker(broker: str, chunks: int, loglevel: str = "INFO", host_shards: in
     worker = app.Worker(
         pool_cls="gevent", concurrency=chunks, hostname=f"healthcrawl.{os.getpid()}@{socket.gethostname()}",
         queues=[CHUNK_QUEUE], loglevel=loglevel, without_mingle=True, without_gossip=True, optimization="fair",
+        # No worker-heartbeat events (nothing reads them; AMQP heartbeats are separate): with confirmed publishes,
+        # their timer greenlet waited for a confirm that the main loop's drain had consumed, and a warm
+        # shutdown waited for that greenlet until the connection timed out (about 90 s).
+        without_heartbeat=True,
     )
     worker.start()
     return worker.exitcode or 0
