@@ -7,6 +7,10 @@ fresh RabbitMQ virtual host with 1, then 2 ``healthcrawl worker --processes 1`` 
 into its own SQLite file. Prints, side by side: checks/s, CPU per target (coordinator plus workers),
 coordinator CPU per result, RabbitMQ's CPU per chunk, and the time from a ``kill -9`` of a worker
 to its chunk being redelivered to the other one.
+
+Then the cost of host shards: the same number of targets spread over 64 loopback hosts, with a
+per-host limit that never binds (so chunks go through the shard queues), on 2 worker processes with
+``host_shards`` 1 (one queue: one process at a time) and 256 (chunks/s against the shared queue's).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +32,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from local_servers import free_port, nginx  # noqa: E402
+
+from healthcrawl.distributed.broker import host_shard  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672"
@@ -45,7 +52,7 @@ class Measure:
     def row(self) -> str:
         per_chunk = f"{self.broker_cpu / self.chunks * 1000:8.2f}" if self.chunks else "       -"
         return (
-            f"{self.name:<12} {self.targets / self.seconds:9.0f} "
+            f"{self.name:<18} {self.targets / self.seconds:9.0f} {self.chunks / self.seconds:9.1f} "
             f"{(self.coordinator_cpu + self.worker_cpu) / self.targets * 1e6:10.0f} "
             f"{self.coordinator_cpu / self.targets * 1e6:10.0f} {per_chunk}"
         )
@@ -66,12 +73,13 @@ def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True)
 
 
-def start_workers(broker: str, count: int, folder: Path) -> list[subprocess.Popen]:
+def start_workers(broker: str, count: int, folder: Path, host_shards: int = 256) -> list[subprocess.Popen]:
     workers = []
     for index in range(count):
         log = open(folder / f"worker-{index}.log", "wb")
         workers.append(subprocess.Popen(
-            [sys.executable, "-m", "healthcrawl", "worker", "--broker", broker, "--processes", "1", "--loglevel", "WARNING"],
+            [sys.executable, "-m", "healthcrawl", "worker", "--broker", broker, "--processes", "1",
+             "--host-shards", str(host_shards), "--loglevel", "WARNING"],
             stdout=log, stderr=subprocess.STDOUT,
         ))
     time.sleep(5)  # a worker connects in about a second; this bench does not need a tighter bound
@@ -82,11 +90,18 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
     for worker in workers:
         worker.send_signal(signal.SIGTERM)
     for worker in workers:
-        worker.wait(timeout=60)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a warm shutdown that hangs (seen under load): not what is measured
+            print(f"worker {worker.pid} still running 60 s after SIGTERM; killed", file=sys.stderr)
+            worker.kill()
+            worker.wait()
 
 
-def write_config(folder: Path, name: str, targets: list[str], concurrency: int, distributed: dict | None) -> Path:
-    crawl = {"concurrency": concurrency, "workers": 1}
+def write_config(
+    folder: Path, name: str, targets: list[str], concurrency: int, distributed: dict | None, **crawl_settings,
+) -> Path:
+    crawl = {"concurrency": concurrency, "workers": 1, **crawl_settings}
     if distributed:
         crawl["distributed"] = distributed
     path = folder / f"{name}.yaml"
@@ -134,6 +149,12 @@ def redelivery_seconds(broker: str, folder: Path, targets: list[str], concurrenc
     return seconds
 
 
+def shard_chunks(urls: list[str], host_shards: int, chunk_size: int) -> int:
+    """The chunks the coordinator sends for ``urls``: each shard's targets in chunks of ``chunk_size``."""
+    per_shard = Counter(host_shard(url, host_shards) for url in urls)
+    return sum(-(-count // chunk_size) for count in per_shard.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=20000)
@@ -162,11 +183,23 @@ def main() -> None:
                 measures.append(Measure(f"{count} worker{'s' * (count > 1)}", *timed_run(config, workers, broker_pid), args.targets, chunks))
                 stop_workers(workers)
             redelivery = redelivery_seconds(broker, folder, targets, args.concurrency, args.chunk_size)
+            hosts = [f"http://127.0.0.{1 + i % 64}:{port}/?i={i}" for i in range(args.targets)]
+            for label, shards in (("shared", None), ("1 shard", 1), ("256 shards", 256)):
+                workers = start_workers(broker, 2, folder, shards or 256)
+                if shards is None:
+                    config = write_config(folder, "hosts", hosts, args.concurrency, distributed)
+                    sent = chunks
+                else:  # a per-host limit that never binds: it only sends the chunks through the shard queues
+                    config = write_config(folder, f"shards-{shards}", hosts, args.concurrency,
+                                          {**distributed, "host_shards": shards}, per_host_concurrency=args.concurrency)
+                    sent = shard_chunks(hosts, shards, args.chunk_size)
+                measures.append(Measure(f"2 w, 64 h, {label}", *timed_run(config, workers, broker_pid), args.targets, sent))
+                stop_workers(workers)
     finally:
         rabbitmqctl("delete_vhost", vhost)
 
     print(f"{args.targets} targets, concurrency {args.concurrency}, chunks of {args.chunk_size}, {os.cpu_count()} CPUs")
-    print(f"{'executor':<12} {'checks/s':>9} {'CPU us/t':>10} {'coord us/r':>10} {'MQ ms/chunk':>8}")
+    print(f"{'executor':<18} {'checks/s':>9} {'chunks/s':>9} {'CPU us/t':>10} {'coord us/r':>10} {'MQ ms/chunk':>8}")
     for measure in measures:
         print(measure.row())
     print(f"kill -9 of a worker to its chunk redelivered: {redelivery:.2f} s")

@@ -48,6 +48,10 @@ def _load_ca_bundle(path: str) -> None:
         raise ValidationError(f"{path} is not a CA bundle (PEM certificates): {reason}") from None
 
 
+MAX_HOST_SHARDS = 4096
+"""The most shard queues a run may use (every worker process subscribes to each of them)."""
+
+
 @dataclass(frozen=True)
 class DistributedSettings:
     """The ``crawl.distributed`` section: crawling on Celery workers through a RabbitMQ broker.
@@ -60,6 +64,7 @@ class DistributedSettings:
     chunk_deadline: float = 600.0
     max_enqueued_chunks: int = 500
     max_attempts: int = 3
+    host_shards: int = 256
 
 
 def default_workers() -> int:
@@ -145,6 +150,13 @@ class DistributedSettingsSchema(Schema):
     max_attempts = bounded_integer(
         1, 100, load_default=_default("max_attempts", DistributedSettings),
         metadata={"description": "Times a chunk is sent before its missing targets are recorded as internal_error."},
+    )
+    host_shards = bounded_integer(
+        1, MAX_HOST_SHARDS, load_default=_default("host_shards", DistributedSettings),
+        metadata={"description": (
+            "Queues the hosts are spread over when per_host_concurrency or per_host_delay is set; each is "
+            "consumed by one worker process at a time. Workers must run with the same --host-shards."
+        )},
     )
 
     @validates_schema

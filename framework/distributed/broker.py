@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from urllib.parse import urlsplit
+
 from celery import Celery
 from kombu import Queue
 
@@ -11,6 +14,29 @@ CHUNK_QUEUE = "healthcrawl.chunks"
 HEARTBEAT = 30
 """Seconds between AMQP heartbeats: a machine that vanishes without closing its connection is noticed
 after about two of them, and its unacknowledged chunks go back to the queue."""
+
+
+def shard_queue(shard: int, host_shards: int) -> Queue:
+    """The durable queue of one host shard, consumed by one worker process at a time (single active consumer).
+
+    Its name holds ``host_shards``, so a worker started with another ``--host-shards`` consumes none
+    of a run's queues instead of breaking the politeness of another split.
+    """
+    return Queue(
+        f"healthcrawl.shards.{host_shards}.{shard}", exchange="", routing_key=f"healthcrawl.shards.{host_shards}.{shard}",
+        durable=True, queue_arguments={"x-single-active-consumer": True},
+    )
+
+
+def host_shard(url: str, host_shards: int) -> int:
+    """The shard of the host of ``url`` (the host name per-host limits count by; ``""`` when there is none),
+    the same in every process: a hash of the name, not Python's randomised ``hash``."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # not a URL at all: an invalid target, never fetched
+        host = ""
+    digest = hashlib.blake2b(host.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % host_shards
 
 
 def results_queue_name(run_id: str) -> str:

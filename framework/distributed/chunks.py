@@ -88,11 +88,12 @@ class RunSpec:
         return None
 
 
-def chunk_message(spec: RunSpec, chunk_id: int, targets: Iterable[Target]) -> dict:
-    """The task argument of one chunk."""
+def chunk_message(spec: RunSpec, chunk_id: int, targets: Iterable[Target], shard: int | None = None) -> dict:
+    """The task argument of one chunk; ``shard`` is the host shard of its targets (``None``: the shared queue)."""
     return {
         "run": dataclasses.asdict(spec),
         "chunk": chunk_id,
+        "shard": shard,
         "targets": [[t.seq, t.url, dict(t.fields), t.invalid, _to_json(t.request)] for t in targets],
     }
 

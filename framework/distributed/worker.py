@@ -24,6 +24,7 @@ from healthcrawl.configuration.loading import build_components, load_components
 from healthcrawl.crawl.pipeline import Pipeline
 from healthcrawl.crawl.pool_loop import run_pool
 from healthcrawl.distributed.broker import CHUNK_QUEUE, CHUNK_TASK, make_app
+from healthcrawl.distributed.shards import ShardSubscriptions, shard_step
 from healthcrawl.distributed.chunks import (
     RunSpec, chunk_targets, failed_result, refusal_message, results_message,
 )
@@ -56,9 +57,10 @@ class ChunkRunner:
     chunks running at once, so per-host limits hold across them.
     """
 
-    def __init__(self, app: Celery, manager: PluginManager):
+    def __init__(self, app: Celery, manager: PluginManager, shards: ShardSubscriptions | None = None):
         self.app = app
         self.manager = manager
+        self.shards = shards
         self.registry = ComponentRegistry.from_plugins(manager)
         self._pipelines: OrderedDict[str, _SharedPipeline] = OrderedDict()
 
@@ -78,6 +80,19 @@ class ChunkRunner:
             raise Reject(one_line(error), requeue=True) from None
         except Exception:
             log.exception("dropping a chunk message that cannot be read")
+        self._hand_over_shard(message)
+
+    def _hand_over_shard(self, message: dict) -> None:
+        """After a chunk from a shard queue: wait out the run's ``per_host_delay`` (the next process to take the
+        shard starts no sooner after this one's last request), then let the next waiting process take the shard."""
+        shard = message.get("shard") if isinstance(message, dict) else None
+        if self.shards is None or shard is None:
+            return
+        try:
+            gevent.sleep(float(message["run"]["crawl"].get("per_host_delay") or 0))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # not a chunk this worker could read: nothing of it was fetched
+        self.shards.hand_over(shard)
 
     def _answer(self, message: dict, worker: str, redelivered: bool) -> None:
         spec = RunSpec(**message["run"])
@@ -175,13 +190,16 @@ class ChunkRunner:
             )
 
 
-def run_worker(broker: str, chunks: int, loglevel: str = "INFO") -> int:
+def run_worker(broker: str, chunks: int, loglevel: str = "INFO", host_shards: int = 256) -> int:
     """Run one Celery worker in this (monkey-patched) process until it is shut down; return its exit code.
 
-    ``chunks`` chunks run at once, each with its own pool of greenlets.
+    It takes chunks from the shared chunk queue and from the ``host_shards`` shard queues, up to
+    ``chunks`` at once from each, every chunk with its own pool of greenlets.
     """
     app = make_app(broker)
-    runner = ChunkRunner(app, get_plugin_manager())
+    shards = ShardSubscriptions(host_shards, chunks, accept=list(app.conf.accept_content))
+    app.steps["consumer"].add(shard_step(shards))
+    runner = ChunkRunner(app, get_plugin_manager(), shards)
 
     @app.task(name=CHUNK_TASK, bind=True)
     def chunk(task, message: dict) -> None:
@@ -191,6 +209,10 @@ def run_worker(broker: str, chunks: int, loglevel: str = "INFO") -> int:
     worker = app.Worker(
         pool_cls="gevent", concurrency=chunks, hostname=f"healthcrawl.{os.getpid()}@{socket.gethostname()}",
         queues=[CHUNK_QUEUE], loglevel=loglevel, without_mingle=True, without_gossip=True, optimization="fair",
+        # No worker-heartbeat events (nothing reads them; AMQP heartbeats are separate): with confirmed publishes,
+        # their timer greenlet waited for a confirm that the main loop's drain had consumed, and a warm
+        # shutdown waited for that greenlet until the connection timed out (about 90 s).
+        without_heartbeat=True,
     )
     worker.start()
     return worker.exitcode or 0

@@ -15,6 +15,7 @@ import sys
 import gevent
 
 from healthcrawl import Command, ConfigError
+from healthcrawl.configuration.settings import MAX_HOST_SHARDS, DistributedSettings
 from healthcrawl.target_parsing import mask_credentials
 
 BROKER_VARIABLE = "HEALTHCRAWL_BROKER"
@@ -24,6 +25,14 @@ def add_broker_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--broker", default=os.environ.get(BROKER_VARIABLE), metavar="URL",
         help=f"amqp:// URL of the RabbitMQ broker (default: ${BROKER_VARIABLE})",
+    )
+
+
+def add_host_shards_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host-shards", type=int, default=DistributedSettings.host_shards, metavar="N",
+        help="shard queues of runs with per-host limits; must equal their crawl.distributed.host_shards "
+             f"(default {DistributedSettings.host_shards})",
     )
 
 
@@ -56,16 +65,19 @@ class WorkerCommand(Command):
             "--chunks", type=int, default=2, metavar="N",
             help="chunks each process runs at once, each with its own pool of greenlets (default 2)",
         )
+        add_host_shards_argument(parser)
         parser.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")
 
     def run(self, args: argparse.Namespace) -> int:
         broker = checked_broker(args.broker)
-        if args.processes < 1 or args.chunks < 1:
-            raise ConfigError(["--processes and --chunks must be at least 1"])
+        if args.processes < 1 or args.chunks < 1 or args.host_shards < 1:
+            raise ConfigError(["--processes, --chunks and --host-shards must be at least 1"])
+        if args.host_shards > MAX_HOST_SHARDS:
+            raise ConfigError([f"--host-shards must be at most {MAX_HOST_SHARDS}"])
         if args.processes == 1:
             from healthcrawl.distributed.worker import run_worker
 
-            return run_worker(broker, args.chunks, args.loglevel)
+            return run_worker(broker, args.chunks, args.loglevel, args.host_shards)
         return _supervise(broker, args)
 
 
@@ -73,7 +85,7 @@ def _supervise(broker: str, args: argparse.Namespace) -> int:
     """Start ``args.processes`` single-process workers and wait for them; SIGINT/SIGTERM are passed on
     (Celery's warm shutdown: running chunks finish, prefetched ones go back to the queue)."""
     command = [sys.executable, "-m", "healthcrawl", "worker", "--processes", "1", "--chunks", str(args.chunks),
-               "--loglevel", args.loglevel]
+               "--host-shards", str(args.host_shards), "--loglevel", args.loglevel]
     environment = {**os.environ, BROKER_VARIABLE: broker}  # not on the command line: `ps` would show the password
     children = [subprocess.Popen(command, env=environment) for _ in range(args.processes)]
 
@@ -99,21 +111,41 @@ class WorkersCommand(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         add_broker_argument(parser)
         parser.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for workers to answer (default 2)")
+        add_host_shards_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from healthcrawl.distributed.broker import CHUNK_QUEUE, make_app
+        from healthcrawl.distributed.broker import CHUNK_QUEUE, make_app, shard_queue
 
         app = make_app(checked_broker(args.broker))
         replies = app.control.ping(timeout=args.timeout) or []
         names = sorted(name for reply in replies for name in reply)
         with app.connection_for_write() as connection:
-            try:
-                declared = connection.default_channel.queue_declare(queue=CHUNK_QUEUE, passive=True)
-                depth = f"{declared.message_count} chunks waiting, {declared.consumer_count} consumers"
-            except connection.channel_errors:
-                depth = "not declared yet (no worker has connected)"
+            shared = _depth(connection, CHUNK_QUEUE)
+            shards = [_depth(connection, shard_queue(i, args.host_shards).name) for i in range(args.host_shards)]
         print(f"{len(names)} workers connected to {mask_credentials(args.broker)}")
         for name in names:
             print(f"  {name}")
-        print(f"{CHUNK_QUEUE}: {depth}")
+        print(f"{CHUNK_QUEUE}: " + (f"{shared[0]} chunks waiting, {shared[1]} consumers" if shared else NOT_DECLARED))
+        declared = [depth for depth in shards if depth is not None]
+        print(f"{shard_queue(0, args.host_shards).name.rsplit('.', 1)[0]}.*: " + (
+            f"{sum(d[0] for d in declared)} chunks waiting in {len(declared)} shard queues" if declared else NOT_DECLARED
+        ))
         return 0
+
+
+NOT_DECLARED = "not declared yet (no worker has connected)"
+
+
+def _depth(connection, queue: str) -> tuple[int, int] | None:
+    """(messages waiting, consumers) of ``queue``, or ``None`` when it does not exist."""
+    channel = connection.channel()
+    try:
+        declared = channel.queue_declare(queue=queue, passive=True)
+        return declared.message_count, declared.consumer_count
+    except connection.channel_errors:  # the broker closed the channel: a fresh one for the next queue
+        return None
+    finally:
+        try:
+            channel.close()
+        except connection.connection_errors + connection.channel_errors:
+            pass

@@ -36,6 +36,7 @@ def test_worker_starts_n_processes_and_workers_lists_them(broker, tmp_path):
         assert lines[0] == f"2 workers connected to {broker.replace(':guest@', ':***@')}"
         assert all(line.startswith("  healthcrawl.") for line in lines[1:3])
         assert lines[3] == "healthcrawl.chunks: 0 chunks waiting, 2 consumers"
+        assert lines[4] == "healthcrawl.shards.256.*: 0 chunks waiting in 256 shard queues"
     finally:
         supervisor.send_signal(signal.SIGTERM)
         try:

@@ -12,31 +12,13 @@ import gevent
 import pytest
 from kombu import Producer
 
-from healthcrawl.configuration.loading import build_config
-from healthcrawl.crawl.engine import Crawl
 from healthcrawl.distributed.broker import CHUNK_QUEUE, CHUNK_TASK, make_app
-from healthcrawl.plugin_system.manager import create_plugin_manager, get_plugin_manager
-from healthcrawl.plugin_system.registry import ComponentRegistry
-from healthcrawl.testing.collector import ResultCollector
+from healthcrawl.plugin_system.manager import create_plugin_manager
 from healthcrawl.testing.servers import HTTPTestServer
 
-from .conftest import rabbitmqctl, wait_for
+from .conftest import install_plugin, make_crawl, rabbitmqctl, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def make_crawl(targets, broker, manager=None, checks=None, crawl=None, sinks=(), **distributed) -> tuple[Crawl, ResultCollector]:
-    manager = manager or get_plugin_manager()
-    data = {
-        "crawl": {"concurrency": 50, "timeout": 10, **(crawl or {}),
-                  "distributed": {"broker": broker, "chunk_size": 50, **distributed}},
-        "sources": [{"type": "list", "targets": targets}],
-        "checks": checks if checks is not None else [{"type": "status"}],
-        "sinks": list(sinks),
-    }
-    collector = ResultCollector()
-    config = build_config(data, ComponentRegistry.from_plugins(manager), name="test")
-    return Crawl(config, manager, extra_sinks=[collector]), collector
 
 
 @pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
@@ -87,14 +69,8 @@ RAISING_CHECK = textwrap.dedent('''
 
 @pytest.fixture
 def raising_check_plugin(tmp_path, monkeypatch):
-    """A third-party plugin installed for this test only (a dist-info on sys.path): its check raises."""
-    (tmp_path / "raising_check.py").write_text(RAISING_CHECK)
-    dist = tmp_path / "raising_check-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: raising-check\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[healthcrawl]\nraising = raising_check\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return {"PYTHONPATH": str(tmp_path)}
+    """A third-party plugin installed for this test only: its check raises."""
+    return install_plugin(tmp_path, monkeypatch, "raising_check", RAISING_CHECK)
 
 
 def test_a_check_that_raises_fails_only_that_check(broker, start_workers, raising_check_plugin):

@@ -23,8 +23,8 @@ def test_without_a_broker_the_crawl_stays_local():
 
 def test_every_key_is_read():
     settings = load({"broker": "amqp://u:p@mq:5672/hc", "chunk_size": 10, "chunk_deadline": 30,
-                     "max_enqueued_chunks": 4, "max_attempts": 2}).settings.distributed
-    assert settings == DistributedSettings("amqp://u:p@mq:5672/hc", 10, 30.0, 4, 2)
+                     "max_enqueued_chunks": 4, "max_attempts": 2, "host_shards": 16}).settings.distributed
+    assert settings == DistributedSettings("amqp://u:p@mq:5672/hc", 10, 30.0, 4, 2, 16)
 
 
 @pytest.mark.parametrize("distributed, problem", [
@@ -33,6 +33,7 @@ def test_every_key_is_read():
      "chunks in time; use RabbitMQ (amqp://)"),
     ({"broker": "sqs://key:secret@"}, "crawl.distributed.broker: sqs://key:***@: must be an amqp:// or amqps:// URL"),
     ({"chunk_size": 0}, "crawl.distributed.chunk_size: must be at least 1"),
+    ({"host_shards": 0}, "crawl.distributed.host_shards: must be at least 1"),
     ({"brokr": "amqp://mq"}, "crawl.distributed.brokr: unknown key (did you mean 'broker'?)"),
 ])
 def test_bad_settings_are_one_line_errors(distributed, problem):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -35,7 +36,7 @@ from kombu.exceptions import OperationalError
 from healthcrawl.configuration.settings import CrawlSettings
 from healthcrawl.crawl.executors import ExecutorFailed, RunDescription
 from healthcrawl.crawl.sequence import SeqSet
-from healthcrawl.distributed.broker import CHUNK_QUEUE, CHUNK_TASK, make_app, results_queue_name
+from healthcrawl.distributed.broker import CHUNK_QUEUE, CHUNK_TASK, host_shard, make_app, results_queue_name, shard_queue
 from healthcrawl.distributed.chunks import RunSpec, chunk_message, failed_result
 from healthcrawl.errors import one_line
 from healthcrawl.records import Result, Target
@@ -50,6 +51,8 @@ RECONCILE_GRACE = 5.0
 RECONNECT_ATTEMPTS = 30
 """Failed reconnections in a row (none more than ``RECONNECT_WINDOW`` seconds after the last) before the run fails."""
 RECONNECT_WINDOW = 60.0
+PARTIAL_CHUNK_AGE = 1.0
+"""Seconds a host shard's partial chunk waits for more targets before it is sent as it is (a slow source)."""
 _TICK = 0.25
 _END = object()
 
@@ -60,6 +63,8 @@ class _Chunk:
 
     id: int
     targets: list[Target]
+    shard: int | None = None
+    """The host shard of all its targets; ``None`` when the run has no per-host limits (the shared queue)."""
     attempts: int = 1
     refusals: int = 0
 
@@ -88,10 +93,17 @@ class DistributionCounters:
     """Chunks sent again because nothing answered them in time."""
     refusals: int = 0
     refusing_workers: dict[str, str] = field(default_factory=dict)
+    chunks_by_worker: Counter = field(default_factory=Counter)
+    """Results messages (chunks answered) per worker process name."""
 
 
 class DistributedExecutor:
-    """Checks targets on the Celery workers connected to ``crawl.distributed.broker``."""
+    """Checks targets on the Celery workers connected to ``crawl.distributed.broker``.
+
+    With ``per_host_concurrency`` or ``per_host_delay`` set, every chunk holds targets of one host
+    shard only and goes to that shard's queue, which one worker process consumes at a time, so the
+    limits hold across the cluster; without them, chunks go to the shared chunk queue.
+    """
 
     def __init__(self, settings: CrawlSettings, run: RunDescription):
         self.options = settings.distributed
@@ -102,6 +114,13 @@ class DistributedExecutor:
             run.run_id, self.queue_name, settings, run.crawl_entry, [spec.entry for spec in run.checks], run.manager
         )
         self.counters = DistributionCounters()
+        self.host_shards = settings.distributed.host_shards if (
+            settings.per_host_concurrency is not None or settings.per_host_delay > 0
+        ) else None
+        """How many shard queues the hosts are spread over; ``None`` when chunks go to the shared queue."""
+        self._partial: dict[int, tuple[float, list[Target]]] = {}
+        """Per host shard, when its partial chunk was started and its targets (at most host_shards × chunk_size)."""
+        self._queues_used: set[str] = set()
         self.incidents: list[str] = []
         """Chunks sent again or given up, one line each, for the run's summary."""
         self._received = SeqSet()
@@ -120,6 +139,8 @@ class DistributedExecutor:
         """Send ``targets`` out in chunks and yield each result once, as its chunk's answer arrives."""
         connection = self._connect()
         greenlets = [gevent.spawn(self._consume, connection), gevent.spawn(self._feed, targets)]
+        if self.host_shards is not None:
+            greenlets.append(gevent.spawn(self._send_partial_chunks_when_stale))
         try:
             while (item := self._arrived.get()) is not _END:
                 if isinstance(item, Exception):
@@ -130,9 +151,10 @@ class DistributedExecutor:
             connection.release()
             self._delete_results_queue()
             log.info(
-                "run %s: %d chunks sent, %d redelivered, %d sent again, %d duplicate results dropped",
+                "run %s: %d chunks sent, %d redelivered, %d sent again, %d duplicate results dropped; "
+                "chunks answered per worker: %s",
                 self.run.run_id, self.counters.chunks_sent, self.counters.redelivered, self.counters.resent,
-                self.counters.duplicates,
+                self.counters.duplicates, dict(self.counters.chunks_by_worker) or "none",
             )
 
     def stop(self) -> None:
@@ -238,6 +260,7 @@ class DistributedExecutor:
             message.ack()
             self._refused(body)
             return
+        self.counters.chunks_by_worker[body["worker"]] += 1
         if body.get("redelivered"):
             self.counters.redelivered += 1
         fresh = []
@@ -281,10 +304,12 @@ class DistributedExecutor:
         unanswered chunks are lost: send them again, or after ``max_attempts`` record their targets as failed."""
         if not self._outstanding or time.monotonic() - self._last_answer < self.options.chunk_deadline + RECONCILE_GRACE:
             return
-        waiting = channel.queue_declare(queue=CHUNK_QUEUE, passive=True).message_count
+        waiting = sum(channel.queue_declare(queue=name, passive=True).message_count for name in self._queues_used)
         self._last_answer = time.monotonic()
         if waiting:
-            log.warning("%d chunks wait in %s and no worker answered for a while: are workers running?", waiting, CHUNK_QUEUE)
+            log.warning("%d chunks wait in %s and no worker answered for a while: are workers running%s?",
+                        waiting, ", ".join(sorted(self._queues_used)),
+                        "" if self.host_shards is None else f" (with --host-shards {self.host_shards})")
             return
         for chunk in list(self._outstanding.values()):
             missing = chunk.missing(self._received)
@@ -308,7 +333,8 @@ class DistributedExecutor:
     # Sending chunks.
 
     def _feed(self, targets: Iterator[Target]) -> None:
-        """Read the targets into chunks and send each, while fewer than ``max_enqueued_chunks`` are unanswered."""
+        """Read the targets into chunks (one per host shard being filled, with per-host limits) and send each
+        when full, while fewer than ``max_enqueued_chunks`` are unanswered; at the end, send the partial ones."""
         batch: list[Target] = []
         try:
             for target in targets:
@@ -316,21 +342,56 @@ class DistributedExecutor:
                     return
                 if target.seq in self._received:  # answered by a results message the interrupted run left
                     continue
+                if self.host_shards is not None:
+                    self._add_to_shard_chunk(target)
+                    continue
                 batch.append(target)
                 if len(batch) >= self.options.chunk_size:
                     self._send_new(batch)
                     batch = []
             if batch and not self._stopping:
                 self._send_new(batch)
+            while self._partial and not self._stopping:
+                shard = next(iter(self._partial))
+                self._send_new(self._partial.pop(shard)[1], shard)
         except Exception as error:
             self._arrived.put(error)
             return
         self._fed = True
         self._finish_if_done()
 
-    def _send_new(self, targets: list[Target]) -> None:
+    def _add_to_shard_chunk(self, target: Target) -> None:
+        shard = host_shard(target.url, self.host_shards)
+        started, batch = self._partial.setdefault(shard, (time.monotonic(), []))
+        batch.append(target)
+        if len(batch) >= self.options.chunk_size:
+            del self._partial[shard]
+            self._send_new(batch, shard)
+
+    def _send_partial_chunks_when_stale(self) -> None:
+        """Send the partial chunks that waited ``PARTIAL_CHUNK_AGE`` for more targets (a source that reads slowly)."""
+        try:
+            while not self._fed and not self._stopping:
+                gevent.sleep(PARTIAL_CHUNK_AGE / 2)
+                now = time.monotonic()
+                for shard in [s for s, (started, _) in self._partial.items() if now - started >= PARTIAL_CHUNK_AGE]:
+                    # Room first, then the targets: a chunk taken out of ``_partial`` is outstanding at once,
+                    # so the run cannot end while its targets wait here.
+                    self._room.acquire()
+                    entry = self._partial.pop(shard, None)
+                    if entry is None:  # sent full by the feeder meanwhile
+                        self._room.release()
+                    else:
+                        self._send_with_room(entry[1], shard)
+        except Exception as error:
+            self._arrived.put(error)
+
+    def _send_new(self, targets: list[Target], shard: int | None = None) -> None:
         self._room.acquire()
-        chunk = _Chunk(self._next_chunk, targets)
+        self._send_with_room(targets, shard)
+
+    def _send_with_room(self, targets: list[Target], shard: int | None) -> None:
+        chunk = _Chunk(self._next_chunk, targets, shard)
         self._next_chunk += 1
         self._outstanding[chunk.id] = chunk
         self._send(chunk, targets)
@@ -340,8 +401,12 @@ class DistributedExecutor:
         if self._stopping:
             return
         self.counters.chunks_sent += 1
+        queue = CHUNK_QUEUE if chunk.shard is None else shard_queue(chunk.shard, self.host_shards)
+        self._queues_used.add(getattr(queue, "name", queue))
         try:
-            self.app.send_task(CHUNK_TASK, args=[chunk_message(self.spec, chunk.id, targets)], queue=CHUNK_QUEUE, retry=True)
+            self.app.send_task(
+                CHUNK_TASK, args=[chunk_message(self.spec, chunk.id, targets, chunk.shard)], queue=queue, retry=True,
+            )
         except OperationalError as error:
             raise ExecutorFailed(
                 f"cannot send chunks to the broker {mask_credentials(self.options.broker)}: {one_line(error)}"
