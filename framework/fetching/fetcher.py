@@ -25,7 +25,7 @@ from healthcrawl.fetching.tls_facts import describe_certificate
 from healthcrawl.fetching.trace import FetchTrace, Handshake
 from healthcrawl.fetching.transport import Transport
 from healthcrawl.records import Snapshot, Target, TlsInfo
-from healthcrawl.target_parsing import mask_credentials, without_userinfo
+from healthcrawl.target_parsing import mask_credentials, with_ascii_host, without_userinfo
 
 READ_CHUNK = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -247,7 +247,10 @@ class Fetcher:
                     raise requests.TooManyRedirects(
                         f"more than {self.max_redirects} redirects (last Location: {location})"
                     )
-                next_url = urljoin(url, location)
+                try:
+                    next_url = with_ascii_host(urljoin(url, location))
+                except ValueError as reason:
+                    raise requests.exceptions.InvalidURL(f"redirect to {location}: {reason}") from None
                 if carried and _leaves_origin(url, next_url):
                     chain.credentials_carried = False
                 status = response.status_code

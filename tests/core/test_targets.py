@@ -39,3 +39,111 @@ def test_invalid_lines_say_why(line, reason):
     target = parse_target(line)
     assert target.invalid is not None and reason in target.invalid
     assert target.url == line.strip()
+
+
+# Internationalised names: IDNA 2008 with UTS 46 non-transitional processing.
+
+@pytest.mark.parametrize(
+    "line, url",
+    [
+        ("faß.de", "https://xn--fa-hia.de/"),  # IDNA 2003 (transitional) would crawl fass.de
+        ("Faß.DE", "https://xn--fa-hia.de/"),
+        ("ⓔⓧⓐⓜⓟⓛⓔ.com", "https://example.com/"),  # UTS 46 maps compatibility letters, as browsers do
+        ("xn--fa-hia.de", "https://xn--fa-hia.de/"),
+        ("XN--FA-HIA.de", "https://xn--fa-hia.de/"),
+        ("bücher.de.", "https://xn--bcher-kva.de./"),
+        ("http://ü.de:8080/x", "http://xn--tda.de:8080/x"),
+    ],
+)
+def test_internationalised_names_are_mapped_with_idna_2008(line, url):
+    target = parse_target(line)
+    assert (target.url, target.invalid) == (url, None)
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ("exa\u200bmple.com", "invisible character U+200B"),  # a zero-width space is not dropped
+        ("exa\u00admple.com", "invisible character U+00AD"),  # nor a soft hyphen
+        ("exa\u200dmple.com", "Joiner U+200D not allowed"),  # a zero-width joiner outside its context
+        ("xn--abc.com", "not a valid host name"),  # an A-label that is not valid punycode of a valid name
+        ("ü_x.de", "not a valid host name"),
+        ("١٢٣.com", "directionality"),  # the bidi rule
+        ("ab--c.ü.de", "hyphens in 3rd and 4th position"),
+    ],
+)
+def test_names_idna_refuses_are_invalid_targets_with_its_reason(line, reason):
+    target = parse_target(line)
+    assert target.invalid is not None and reason in target.invalid, target.invalid
+
+
+# Lines that are not text a URL can be made of: invalid before anything else, stored in a safe form.
+
+@pytest.mark.parametrize(
+    "line, reason, stored",
+    [
+        ("exa\x00mple.com", "contains a NUL byte", "exa\\x00mple.com"),
+        ("exa\udc80mple.com", "contains an undecodable byte or a lone surrogate (\\udc80)", "exa\\udc80mple.com"),
+        ("exa\x07mple.com", "contains the control character \\x07", "exa\\x07mple.com"),
+        ("exa\x7fmple.com", "contains the control character \\x7f", "exa\\x7fmple.com"),
+        ("exa\x85mple.com", "a target cannot contain white space", "exa\\x85mple.com"),  # NEL is white space to Python
+        ("example.com/\x1b[31m", "contains the control character \\x1b", "example.com/\\x1b[31m"),
+    ],
+)
+def test_control_characters_and_lone_surrogates_are_invalid_and_stored_escaped(line, reason, stored):
+    target = parse_target(line)
+    assert target.invalid == reason
+    assert target.url == stored
+    target.url.encode("utf-8")  # storable anywhere
+
+
+def test_a_target_of_the_maximum_length_is_valid_and_one_more_character_is_not():
+    from healthcrawl.target_parsing import MAX_TARGET_LENGTH
+
+    assert MAX_TARGET_LENGTH == 2048  # documented in docs/results.md
+    prefix = "https://example.com/"
+    longest = prefix + "a" * (MAX_TARGET_LENGTH - len(prefix))
+    assert parse_target(longest).invalid is None and parse_target(f"  {longest}  ").invalid is None
+    too_long = parse_target(longest + "a")
+    assert too_long.invalid == f"longer than {MAX_TARGET_LENGTH} characters ({MAX_TARGET_LENGTH + 1})"
+    assert too_long.url == f"{longest}... (cut at {MAX_TARGET_LENGTH} characters)"
+
+
+# Credentials: a password is masked, a bare user name (often a token) is masked whole.
+
+@pytest.mark.parametrize(
+    "line, url, auth",
+    [
+        ("https://alice:secret@example.com/x", "https://alice:***@example.com/x", ("basic", "alice", "secret")),
+        ("https://ghp_T0KEN@example.com/", "https://***@example.com/", ("basic", "ghp_T0KEN", "")),
+        ("https://sk_live_T0KEN:@example.com/", "https://***@example.com/", ("basic", "sk_live_T0KEN", "")),
+        ("https://:secret@example.com/", "https://:***@example.com/", ("basic", "", "secret")),
+        ("https://a%40b:p%40ss@example.com/", "https://a%40b:***@example.com/", ("basic", "a@b", "p@ss")),
+    ],
+)
+def test_credentials_become_basic_auth_and_are_masked(line, url, auth):
+    target = parse_target(line)
+    assert (target.url, target.invalid, target.request["auth"]) == (url, None, auth)
+
+
+@pytest.mark.parametrize(
+    "text, masked",
+    [
+        ("proxy http://TOKEN@proxy:3128 down", "proxy http://***@proxy:3128 down"),
+        ("http://u:p@ss@h/ and https://v:q@k/", "http://u:***@h/ and https://v:***@k/"),
+        ("http://u@x:pw@h/", "http://u@x:***@h/"),
+        ("rediss://:pw@cache:6380/1", "rediss://:***@cache:6380/1"),
+        ("mailto:someone@example.com https://h/a@b", "mailto:someone@example.com https://h/a@b"),
+        ("no url here", "no url here"),
+    ],
+)
+def test_mask_credentials_masks_every_userinfo_and_nothing_else(text, masked):
+    from healthcrawl.target_parsing import mask_credentials
+
+    assert mask_credentials(text) == masked
+
+
+def test_an_invalid_line_with_a_token_is_stored_masked():
+    target = parse_target("ftp://T0KEN@example.com/")
+    assert target.invalid.startswith("unsupported scheme") and target.url == "ftp://***@example.com/"
+    assert "T0KEN" not in repr(target)
