@@ -65,13 +65,19 @@ def invalid_target(
 
 
 def safe_text(text: str) -> str:
-    """``text`` cut to ``MAX_TARGET_LENGTH`` characters, then with every character that is not printable
-    (control and format characters, lone surrogates) escaped as in Python (``\\x00``, ``\\u200b``, ``\\udcff``)."""
-    if len(text) > MAX_TARGET_LENGTH:
-        text = f"{text[:MAX_TARGET_LENGTH]}... (cut at {MAX_TARGET_LENGTH} characters)"
-    if text.isprintable():
+    """``text`` with every character that is not printable (control and format characters, lone surrogates)
+    escaped as in Python (``\\x00``, ``\\u200b``, ``\\udcff``), cut to at most ``MAX_TARGET_LENGTH`` characters."""
+    if len(text) <= MAX_TARGET_LENGTH and text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    pieces, size = [], 0
+    for ch in text:
+        piece = ch if ch.isprintable() else ascii(ch)[1:-1]
+        size += len(piece)
+        if size > MAX_TARGET_LENGTH:
+            pieces.append(f"... (cut at {MAX_TARGET_LENGTH} characters)")
+            break
+        pieces.append(piece)
+    return "".join(pieces)
 
 
 def mask_credentials(text: str) -> str:
