@@ -114,15 +114,17 @@ def normalise_url(text: str) -> str:
         raise ValueError("a target cannot contain white space")
     if "://" not in text:
         text = f"https://{text}"
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname, parts.port
+    except ValueError as error:
+        raise ValueError(f"bad host or port: {error}") from None
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES:
         raise ValueError(f"unsupported scheme {parts.scheme!r} (only http and https)")
-    try:
-        host = parts.hostname
-        port = parts.port
-    except ValueError as error:
-        raise ValueError(f"bad host or port: {error}") from None
+    host_and_port = parts.netloc.rpartition("@")[2]
+    if host_and_port.startswith("[") and host_and_port.partition("]")[2][:1] not in ("", ":"):
+        raise ValueError(f"bad host or port: {host_and_port!r} has more after the IPv6 address")  # urlsplit drops it
     if not host:
         raise ValueError("no host name")
     host = _normalise_host(host)
@@ -141,8 +143,8 @@ def _normalise_host(host: str) -> str:
     else:
         return f"[{address.compressed}]" if address.version == 6 else address.compressed
     ascii_host = encode_host(host) if _needs_idna(host) else host.lower()
-    labels = ascii_host.rstrip(".").split(".")
-    if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in labels):
+    name = ascii_host.removesuffix(".")  # the root's dot is not part of the 253 characters
+    if len(name) > 253 or not all(_LABEL.match(label) for label in name.split(".")):
         raise ValueError(f"{host!r} is not a valid host name")
     return ascii_host
 

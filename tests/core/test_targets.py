@@ -147,3 +147,136 @@ def test_an_invalid_line_with_a_token_is_stored_masked():
     target = parse_target("ftp://T0KEN@example.com/")
     assert target.invalid.startswith("unsupported scheme") and target.url == "ftp://***@example.com/"
     assert "T0KEN" not in repr(target)
+
+
+# Boundaries and every rejection (they keep mutation testing's survivors dead: see mutation/modules.toml).
+
+@pytest.mark.parametrize(
+    "line, url",
+    [
+        ("a" * 63 + ".com", "https://" + "a" * 63 + ".com/"),  # the longest label
+        (".".join(["a" * 63] * 3 + ["b" * 61]), "https://" + ".".join(["a" * 63] * 3 + ["b" * 61]) + "/"),  # 253
+        ("a-b.c-d.com", "https://a-b.c-d.com/"),
+        ("_dmarc.example.com", "https://_dmarc.example.com/"),
+        ("HTTP://Example.COM", "http://example.com/"),
+        ("hTTpS://example.com/A/B", "https://example.com/A/B"),
+        ("example.com:0", "https://example.com:0/"),
+        ("example.com:65535", "https://example.com:65535/"),
+        ("example.com:", "https://example.com/"),
+        ("http://example.com?q=1", "http://example.com/?q=1"),
+        ("https://example.com/a?b=c#frag", "https://example.com/a?b=c"),
+        ("[::1]", "https://[::1]/"),
+        ("http://[0:0::0:1]:81/", "http://[::1]:81/"),
+        ("http://[2001:DB8::1]/", "http://[2001:db8::1]/"),
+        ("http://10.0.0.1/", "http://10.0.0.1/"),
+        ("\t example.com \n", "https://example.com/"),
+        ("example.com.", "https://example.com./"),
+    ],
+)
+def test_valid_boundaries(line, url):
+    target = parse_target(line)
+    assert (target.url, target.invalid) == (url, None)
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ("", "empty target"),
+        ("   \t ", "empty target"),
+        ("a" * 64 + ".com", "is not a valid host name"),  # one more than the longest label
+        (".".join(["a" * 63] * 3 + ["b" * 62]), "is not a valid host name"),  # 254 characters
+        ("-a.com", "is not a valid host name"),
+        ("a-.com", "is not a valid host name"),
+        ("a.-b.com", "is not a valid host name"),
+        ("a..com", "is not a valid host name"),
+        ("exa$mple.com", "is not a valid host name"),
+        ("example.com:65536", "bad host or port"),
+        ("example.com:-1", "bad host or port"),
+        ("example.com:http", "bad host or port"),
+        ("http://[::1/", "bad host or port: Invalid IPv6 URL"),
+        ("http://[::1]x/", "has more after the IPv6 address"),
+        ("http://[::1]x:80/", "has more after the IPv6 address"),
+        ("example.com..", "is not a valid host name"),
+        ("http:///path", "no host name"),
+        ("file:///etc/passwd", "unsupported scheme 'file' (only http and https)"),
+        ("javascript://x", "unsupported scheme"),
+        ("example.com/a b", "a target cannot contain white space"),
+        ("example.com\u2003x", "a target cannot contain white space"),
+    ],
+)
+def test_every_rejection(line, reason):
+    target = parse_target(line)
+    assert target.invalid is not None and reason in target.invalid, target.invalid
+    assert target.url == line.strip().replace("\u2003", "\\u2003")
+
+
+def test_an_invalid_line_with_a_password_names_no_password():
+    target = parse_target("https://user:pw@/")
+    assert (target.url, target.invalid) == ("https://user:***@/", "no host name")
+
+
+def test_the_longest_host_name_has_253_characters():
+    from healthcrawl.target_parsing import normalise_url
+
+    host = ".".join(["a" * 63] * 3 + ["b" * 61])
+    assert len(host) == 253 and normalise_url(host) == f"https://{host}/"
+    with pytest.raises(ValueError, match="not a valid host name"):
+        normalise_url(host + "b")
+    assert parse_target(host + ".").url == f"https://{host}./"  # the root's dot is not counted
+    assert parse_target(host + "b.").invalid is not None
+
+
+def test_fields_and_request_go_with_the_target_valid_or_not():
+    request = {"method": "HEAD"}
+    valid = parse_target("example.com", {"team": "a"}, request)
+    invalid = parse_target("ftp://example.com", {"team": "b"}, request)
+    with_auth = parse_target("https://u:p@example.com", {"team": "c"}, request)
+    assert (valid.fields, valid.request) == ({"team": "a"}, request)
+    assert (invalid.fields, invalid.request) == ({"team": "b"}, request)
+    assert with_auth.fields == {"team": "c"} and with_auth.request == {"method": "HEAD", "auth": ("basic", "u", "p")}
+    assert request == {"method": "HEAD"}  # not changed in place
+    assert parse_target("example.com").fields == {} and parse_target("example.com").request is None
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("http://faß.de:81/x?y#z", "http://xn--fa-hia.de:81/x?y#z"),
+        ("http://u:p@Bücher.de/", "http://u:p@xn--bcher-kva.de/"),
+        ("http://ü.de", "http://xn--tda.de"),
+        ("http://XN--FA-HIA.de/", "http://xn--fa-hia.de/"),
+        ("http://example.com/ü", "http://example.com/ü"),
+        ("http://[::1]:5/", "http://[::1]:5/"),
+        ("/relative", "/relative"),
+    ],
+)
+def test_with_ascii_host_maps_only_the_host(url, expected):
+    from healthcrawl.target_parsing import with_ascii_host
+
+    assert with_ascii_host(url) == expected
+
+
+def test_with_ascii_host_refuses_what_idna_refuses():
+    from healthcrawl.target_parsing import with_ascii_host
+
+    with pytest.raises(ValueError, match="U\\+200B"):
+        with_ascii_host("http://exa\u200bmple.com/")
+    with pytest.raises(ValueError, match="not a valid host name"):
+        with_ascii_host("http://xn--abc.com/")
+
+
+@pytest.mark.parametrize(
+    "text, safe",
+    [
+        ("plain", "plain"),
+        ("a" * 2048, "a" * 2048),
+        ("a" * 2049, "a" * 2048 + "... (cut at 2048 characters)"),
+        ("\x00" * 512, "\\x00" * 512),  # 2,048 characters once escaped
+        ("\x00" * 513, "\\x00" * 512 + "... (cut at 2048 characters)"),
+        ("ü\u200b\udcff\x7f", "ü\\u200b\\udcff\\x7f"),
+    ],
+)
+def test_safe_text_escapes_then_cuts_at_the_maximum(text, safe):
+    from healthcrawl.target_parsing import safe_text
+
+    assert safe_text(text) == safe
