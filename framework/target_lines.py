@@ -39,15 +39,15 @@ def read_lines(file: TextIO, name: str) -> Iterator[str | Target]:
         yield invalid_target(line, f"line {number} of {name} is longer than {MAX_LINE_LENGTH} characters")
         skipped = len(line)
         while not _ends(line):
-            line = file.readline(_SKIP_CHUNK)
-            skipped += len(line)
-            if not line:
-                return
             if skipped > MAX_SKIPPED_LENGTH:
                 yield invalid_target(
                     "", f"line {number} of {name} goes on past {MAX_SKIPPED_LENGTH} characters: the rest is not read"
                 )
                 return
+            line = file.readline(_SKIP_CHUNK)
+            if not line:
+                return
+            skipped += len(line)
 
 
 def _ends(line: str) -> bool:

@@ -148,3 +148,36 @@ def test_a_300_mb_line_is_skipped_with_flat_memory(source_type, tmp_path):
     assert [r["target"][:12] for r in records] == ["ftp://before", "\\x00\\x00\\x00", "ftp://after/"]
     assert "is longer than" in records[1]["error"]
     assert peak_mb < MEMORY_BOUND_MB
+
+
+@pytest.mark.parametrize("source_type, newline", [("file", "\n"), ("csv", "\r\n"), ("csv", "\r"), ("file", "\r")])
+def test_a_line_of_the_maximum_length_is_read_whatever_its_end_and_the_last_needs_none(source_type, newline, tmp_path):
+    longest = "z" * MAX_LINE_LENGTH  # a line the reader keeps whole (the target in it is too long)
+    lines = (["target"] if source_type == "csv" else []) + [longest, "ftp://middle/", longest]
+    (tmp_path / "t").write_bytes(newline.join(lines).encode())  # no end after the last line
+    records = crawl_source({"type": source_type, "path": "t"}, tmp_path)
+    assert [r["error"] for r in records] == [
+        f"longer than {MAX_TARGET_LENGTH} characters ({MAX_LINE_LENGTH})",
+        "unsupported scheme 'ftp' (only http and https)",
+        f"longer than {MAX_TARGET_LENGTH} characters ({MAX_LINE_LENGTH})",
+    ]
+
+
+def test_an_overlong_last_line_without_an_end_is_one_invalid_target(tmp_path):
+    (tmp_path / "t").write_text("ftp://first/\n" + "w" * (3 * MAX_LINE_LENGTH))
+    records = crawl_source({"type": "file", "path": "t"}, tmp_path)
+    assert [r["error"] for r in records] == [
+        "unsupported scheme 'ftp' (only http and https)", f"line 2 of t is longer than {MAX_LINE_LENGTH} characters",
+    ]
+    assert records[1]["target"] == "w" * MAX_TARGET_LENGTH + f"... (cut at {MAX_TARGET_LENGTH} characters)"
+
+
+def test_the_line_numbers_of_overlong_lines_count_every_line(tmp_path):
+    long = "v" * (MAX_LINE_LENGTH + 1)
+    (tmp_path / "t").write_text("\n".join(["# comment", "", long, "ftp://x/", long, ""]))
+    records = crawl_source({"type": "file", "path": "t"}, tmp_path)
+    assert [r["error"] for r in records] == [
+        f"line 3 of t is longer than {MAX_LINE_LENGTH} characters",
+        "unsupported scheme 'ftp' (only http and https)",
+        f"line 5 of t is longer than {MAX_LINE_LENGTH} characters",
+    ]
