@@ -158,10 +158,10 @@ def encode_host(host: str) -> str:
     hyphen) is refused, as is every name IDNA refuses: ``ValueError`` says why.
     """
     for ch in host:
-        if not ch.isascii() and idna.uts46_remap(ch, std3_rules=False, transitional=False) == "":
+        if not ch.isascii() and not idna.uts46_remap(ch, std3_rules=False):  # std3_rules as idna.encode's
             raise ValueError(f"{host!r} is not a valid host name: it contains the invisible character U+{ord(ch):04X}")
     try:
-        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+        return idna.encode(host, uts46=True).decode("ascii")  # non-transitional: the default (recent idna ignores transitional=True)
     except idna.IDNAError as error:
         raise ValueError(f"{host!r} is not a valid host name: {error}") from None
 

@@ -49,6 +49,7 @@ def test_invalid_lines_say_why(line, reason):
         ("faß.de", "https://xn--fa-hia.de/"),  # IDNA 2003 (transitional) would crawl fass.de
         ("Faß.DE", "https://xn--fa-hia.de/"),
         ("ⓔⓧⓐⓜⓟⓛⓔ.com", "https://example.com/"),  # UTS 46 maps compatibility letters, as browsers do
+        ("ｅｘａｍｐｌｅ.com", "https://example.com/"),  # fullwidth letters (above the surrogates) too
         ("xn--fa-hia.de", "https://xn--fa-hia.de/"),
         ("XN--FA-HIA.de", "https://xn--fa-hia.de/"),
         ("bücher.de.", "https://xn--bcher-kva.de./"),
@@ -280,3 +281,37 @@ def test_safe_text_escapes_then_cuts_at_the_maximum(text, safe):
     from healthcrawl.target_parsing import safe_text
 
     assert safe_text(text) == safe
+
+
+@pytest.mark.parametrize("surrogate", ["\ud800", "\udbff", "\udc00", "\udfff"])
+def test_every_lone_surrogate_is_named_as_one(surrogate):
+    target = parse_target(f"exa{surrogate}mple.com")
+    assert target.invalid == f"contains an undecodable byte or a lone surrogate ({ascii(surrogate)[1:-1]})"
+
+
+def test_a_text_far_over_the_maximum_is_cut_once():
+    from healthcrawl.target_parsing import safe_text
+
+    assert safe_text("a" * 5000) == "a" * 2048 + "... (cut at 2048 characters)"
+    assert safe_text("\x01" * 5000) == "\\x01" * 512 + "... (cut at 2048 characters)"
+
+
+@pytest.mark.parametrize(
+    "url, requested",
+    [
+        ("https://alice:secret@example.com/x?y", "https://example.com/x?y"),
+        ("https://***@example.com:8443/", "https://example.com:8443/"),
+        ("https://a@b@example.com/", "https://example.com/"),
+        ("https://example.com/a@b", "https://example.com/a@b"),
+        ("https://example.com/", "https://example.com/"),
+    ],
+)
+def test_without_userinfo_is_what_is_requested(url, requested):
+    from healthcrawl.target_parsing import without_userinfo
+
+    assert without_userinfo(url) == requested
+
+
+def test_a_character_std3_rules_would_refuse_is_mapped_first_and_the_result_judged():
+    target = parse_target("a\u2474.com")  # ⑴ maps to "(1)", which no host name may hold
+    assert target.invalid.startswith("'a\u2474.com' is not a valid host name: "), target.invalid
