@@ -181,3 +181,7 @@ def test_the_line_numbers_of_overlong_lines_count_every_line(tmp_path):
         "unsupported scheme 'ftp' (only http and https)",
         f"line 5 of t is longer than {MAX_LINE_LENGTH} characters",
     ]
+
+
+def test_the_documented_limits():
+    assert (MAX_TARGET_LENGTH, MAX_LINE_LENGTH, MAX_SKIPPED_LENGTH) == (2048, 8192, 536_870_912)  # docs/results.md
