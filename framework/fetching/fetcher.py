@@ -34,7 +34,7 @@ from healthcrawl.fetching.tls_facts import describe_certificate
 from healthcrawl.fetching.trace import FetchTrace, Handshake
 from healthcrawl.fetching.transport import Transport
 from healthcrawl.records import Snapshot, Target, TlsInfo
-from healthcrawl.target_parsing import mask_credentials, without_userinfo
+from healthcrawl.target_parsing import mask_credentials, with_ascii_host, without_userinfo
 
 READ_CHUNK = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -300,18 +300,18 @@ class Fetcher:
 def redirect_target(url: str, location: str) -> str:
     """The URL a redirect from ``url`` with this ``Location`` leads to, as it will be requested.
 
-    A folded value is unfolded (each fold becomes a space, RFC 9112, section 5.2) and, like any
-    space or non-ASCII character, percent-encoded as requests sends it, so ``final_url`` is the
-    URL that was requested. Raises ``ProtocolViolation`` for a scheme other than http(s)
+    Its host name is mapped as a target's is (``with_ascii_host``). A folded value is unfolded
+    (each fold becomes a space, RFC 9112, section 5.2) and, like any space or non-ASCII character,
+    percent-encoded as requests sends it, so ``final_url`` is the URL that was requested. Raises ``ProtocolViolation`` for a scheme other than http(s)
     (``file:``, ``javascript:``, ``data:``, ``ftp:``) or a URL that cannot be requested (no host,
-    a broken IPv6 literal).
+    a broken IPv6 literal, a host name IDNA refuses).
     """
     try:
         joined = urljoin(url, _OBS_FOLD.sub(" ", location).strip(" \t"))
         scheme = urlsplit(joined).scheme.lower()
         if scheme in DEFAULT_PORTS:
             prepared = requests.PreparedRequest()
-            prepared.prepare_url(joined, None)
+            prepared.prepare_url(with_ascii_host(joined), None)
             return prepared.url
     except (ValueError, requests.exceptions.RequestException) as error:  # requests' InvalidURL is both
         reason = f"a URL that cannot be requested: {error}"

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from healthcrawl.errors import CommandFailed
+from healthcrawl.errors import CommandFailed, one_line
 from healthcrawl.plugins.database.storage.store import Batch
 
 log = logging.getLogger("healthcrawl")
@@ -134,12 +134,12 @@ class SpoolError(CommandFailed):
 def read_spool(path: Path) -> Iterator[Batch | RunEnd]:
     """The batches and the run end in a spool file; a torn last line is reported (a warning) and skipped."""
     try:
-        file = open(path, encoding="utf-8", newline="\n")
+        file = open(path, "rb")  # decoded line by line: a torn tail may end inside a character
     except OSError as error:
         raise SpoolError(f"{path}: cannot read: {error.strerror or error}") from None
     with file:
         for number, line in enumerate(file, 1):
-            if not line.endswith("\n"):
+            if not line.endswith(b"\n"):
                 log.warning(
                     "%s:%d: the last entry is torn (the process stopped or the disk filled while writing it): "
                     "skipped; its results are fetched again when the run is resumed", path, number,
@@ -148,11 +148,11 @@ def read_spool(path: Path) -> Iterator[Batch | RunEnd]:
             if not line.strip():
                 continue
             try:
-                entry = json.loads(line)
+                entry = json.loads(line.decode("utf-8"))
                 if "batch" in entry:
                     yield Batch.from_json(entry["batch"])
                 else:
                     end = entry["finish"]
                     yield RunEnd(end["run_id"], end["state"], datetime.fromisoformat(end["finished_at"]))
-            except (ValueError, KeyError, TypeError) as error:
-                raise SpoolError(f"{path}:{number}: not a spool entry ({error})") from None
+            except (ValueError, KeyError, TypeError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+                raise SpoolError(f"{path}:{number}: not a spool entry ({one_line(error)})") from None
