@@ -9,7 +9,9 @@ import textwrap
 import uuid
 
 import gevent
+import gevent.event
 import pytest
+from gevent.pywsgi import WSGIServer
 from kombu import Producer
 
 from healthcrawl.distributed.broker import CHUNK_QUEUE, CHUNK_TASK, make_app
@@ -143,25 +145,44 @@ def test_a_pickled_chunk_is_never_unpickled(broker, start_workers, tmp_path):
 
 
 def test_broker_connections_closed_mid_run_lose_nothing_and_double_nothing(broker, start_workers, tmp_path):
+    """The connections are closed while both workers hold chunks: a server holds every request to
+    ``/held`` until the connections are gone, so those chunks cannot have been acked before."""
     start_workers(2)
     db = tmp_path / "results.db"
     vhost = broker.rsplit("/", 1)[1]
-    with HTTPTestServer() as server:
-        server.route("/", delay=0.2)
-        targets = [server.url(f"/?i={i}") for i in range(1500)]
+    release = gevent.event.Event()
+    held = []
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/held":
+            held.append(environ["QUERY_STRING"])
+            release.wait(120)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    server = WSGIServer(("127.0.0.1", 0), app, log=None, error_log=None)
+    server.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        targets = [f"{base}/?i={i}" for i in range(300)] + [f"{base}/held?i={i}" for i in range(300, 1500)]
         crawl, collector = make_crawl(
-            targets, broker, sinks=[{"type": "sqlalchemy", "url": f"sqlite:///{db}"}], chunk_deadline=30
+            targets, broker, crawl={"timeout": 150}, sinks=[{"type": "sqlalchemy", "url": f"sqlite:///{db}"}],
+            chunk_deadline=300,
         )
         running = gevent.spawn(crawl.run, handle_signals=False)
-        wait_for(lambda: len(collector.results) >= 300, 120, "300 results")
+        wait_for(lambda: len(collector.results) >= 250 and len(held) >= 50, 120, "results back and chunks held")
         rabbitmqctl("close_all_connections", "-p", vhost, "healthcrawl test: connections closed mid-run")
+        release.set()
         outcome = running.get(timeout=300)
+    finally:
+        release.set()
+        server.stop()
 
     assert outcome.state == "completed", outcome.error
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT COUNT(*), COUNT(DISTINCT seq) FROM results").fetchone() == (1500, 1500)
     assert sorted(r.seq for r in collector.results) == list(range(1500))
-    assert crawl.executor.counters.redelivered >= 1  # the chunks in flight came back through RabbitMQ
+    assert crawl.executor.counters.redelivered >= 1  # the chunks held came back through RabbitMQ
     assert crawl.executor.counters.resent == 0  # not through the coordinator's reconciliation
 
 
