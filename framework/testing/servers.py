@@ -15,6 +15,7 @@ import ipaddress
 import itertools
 import socket
 import struct
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -379,6 +380,61 @@ class RawTCPServer(BackgroundServer):
         except OSError:
             pass
         # returning closes the socket: cleanly, or with a reset when SO_LINGER(1, 0) is set
+
+
+class OverlapRecordingServer:
+    """One port on each loopback address in ``hosts``: answers 200 after ``hold`` seconds and records, per
+    ``Host`` header (``host:port``), when each request arrived and how many overlapped at most: what
+    per-host politeness (``per_host_concurrency``, ``per_host_delay``) looks like from the server's side."""
+
+    def __init__(self, hosts: Iterable[str] = ("127.0.0.1",), hold: float = 0.1):
+        self.hosts = list(hosts)
+        for host in self.hosts:
+            _require_loopback(host)
+        self.hold = hold
+        self.port: int | None = None
+        self.in_flight: Counter[str] = Counter()
+        self.most_in_flight: Counter[str] = Counter()
+        self.arrivals: dict[str, list[float]] = {}
+        self._servers: list[StreamServer] = []
+
+    def __enter__(self) -> Self:
+        first = StreamServer((self.hosts[0], 0), self._handle)
+        first.start()
+        self.port = first.address[1]
+        self._servers = [first]
+        for host in self.hosts[1:]:
+            self._servers.append(StreamServer((host, self.port), self._handle))
+            self._servers[-1].start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for server in self._servers:
+            server.stop()
+
+    @property
+    def netlocs(self) -> list[str]:
+        """``host:port`` of each host, as requests name it in their ``Host`` header (the keys of the records)."""
+        return [f"{host}:{self.port}" for host in self.hosts]
+
+    def urls(self, per_host: int) -> list[str]:
+        """``per_host`` distinct URLs on each host, the hosts interleaved."""
+        return [f"http://{netloc}/?i={i}" for i in range(per_host) for netloc in self.netlocs]
+
+    def _handle(self, sock: socket.socket, address) -> None:
+        request = _read_request(sock.makefile("rb"))
+        if request is None:
+            return
+        host = request.headers.get("host", "")
+        self.arrivals.setdefault(host, []).append(time.monotonic())
+        self.in_flight[host] += 1
+        self.most_in_flight[host] = max(self.most_in_flight[host], self.in_flight[host])
+        try:
+            gevent.sleep(self.hold)
+        finally:
+            self.in_flight[host] -= 1
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        sock.close()
 
 
 def _require_loopback(host: str) -> None:

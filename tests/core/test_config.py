@@ -8,19 +8,8 @@ import pytest
 
 from healthcrawl import ConfigError, CrawlSettings
 from healthcrawl.configuration.loading import build_config, load_config
-from healthcrawl.plugin_system.manager import get_plugin_manager
-from healthcrawl.plugin_system.registry import ComponentRegistry
 
-
-@pytest.fixture(scope="module")
-def registry():
-    return ComponentRegistry.from_plugins(get_plugin_manager())
-
-
-def problems_of(data, registry):
-    with pytest.raises(ConfigError) as caught:
-        build_config(data, registry)
-    return caught.value.problems
+from .conftest import problems_of
 
 
 def test_defaults_follow_the_contract(registry):

@@ -23,18 +23,9 @@ from healthcrawl.plugin_system.components import ComponentContext, ComponentDisa
 from healthcrawl.plugin_system.manager import get_plugin_manager
 from healthcrawl.plugin_system.registry import ComponentRegistry, ComponentType
 
+from .conftest import problems_of
+
 LIST_SOURCE = {"type": "list", "targets": ["a.example"]}
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return ComponentRegistry.from_plugins(get_plugin_manager())
-
-
-def problems_of(data, registry):
-    with pytest.raises(ConfigError) as caught:
-        build_config(data, registry)
-    return caught.value.problems
 
 
 def crawl_problems(crawl, registry):

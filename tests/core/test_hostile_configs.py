@@ -16,8 +16,8 @@ from healthcrawl import ConfigError, build_config, load_config
 from healthcrawl.configuration.numbers import WholeNumber
 from healthcrawl.configuration.settings import CrawlSettingsSchema
 from healthcrawl.configuration.yaml_reading import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_VALUES
-from healthcrawl.plugin_system.manager import get_plugin_manager
-from healthcrawl.plugin_system.registry import ComponentRegistry
+
+from .conftest import problems_of
 
 SOURCES = "sources: [{type: list, targets: [a.example]}]\n"
 HANG_GUARD_SECONDS = 120  # a bound that only a hang reaches; a bounded config fails in about a second
@@ -107,17 +107,6 @@ def test_configs_within_the_bounds_load(tmp_path):
     path.write_text("crawl: {request: &request {headers: {Accept: text/plain}}}\n"
                     "sources: [{type: list, targets: [a.example], request: *request}]\n")
     assert load_config(path).settings.request.headers == (("Accept", "text/plain"),)
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return ComponentRegistry.from_plugins(get_plugin_manager())
-
-
-def problems_of(data, registry):
-    with pytest.raises(ConfigError) as caught:
-        build_config(data, registry)
-    return caught.value.problems
 
 
 def with_crawl(crawl: dict) -> dict:

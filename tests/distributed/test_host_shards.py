@@ -3,12 +3,11 @@ targets go to one host-shard queue that one worker process consumes at a time, a
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict
 
 import gevent
 import pytest
-from gevent.server import StreamServer
+
+from healthcrawl.testing.servers import OverlapRecordingServer
 
 from .conftest import install_plugin, make_crawl, wait_for
 
@@ -18,62 +17,13 @@ HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"]
 HOST_SHARDS = 8
 
 
-class RecordingServer:
-    """One port on every loopback address in ``HOSTS``; answers 200 after ``hold`` seconds and records, per
-    Host header, how many requests overlapped at most and when each arrived."""
-
-    def __init__(self, hold: float):
-        self.hold = hold
-        self.in_flight: dict[str, int] = defaultdict(int)
-        self.most_in_flight: dict[str, int] = defaultdict(int)
-        self.arrivals: dict[str, list[float]] = defaultdict(list)
-        self._servers = []
-        self.port = None
-
-    def __enter__(self):
-        first = StreamServer((HOSTS[0], 0), self._handle)
-        first.start()
-        self.port = first.address[1]
-        self._servers = [first] + [StreamServer((host, self.port), self._handle) for host in HOSTS[1:]]
-        for server in self._servers[1:]:
-            server.start()
-        return self
-
-    def __exit__(self, *exc):
-        for server in self._servers:
-            server.stop()
-
-    def urls(self, per_host: int) -> list[str]:
-        """``per_host`` targets on each host, the hosts interleaved."""
-        return [f"http://{host}:{self.port}/?i={i}" for i in range(per_host) for host in HOSTS]
-
-    def _handle(self, sock, address):
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return
-            data += chunk
-        host = next(line.split(b":", 1)[1].strip().decode() for line in data.split(b"\r\n")
-                    if line.lower().startswith(b"host:"))
-        self.arrivals[host].append(time.monotonic())
-        self.in_flight[host] += 1
-        self.most_in_flight[host] = max(self.most_in_flight[host], self.in_flight[host])
-        try:
-            gevent.sleep(self.hold)
-        finally:
-            self.in_flight[host] -= 1
-        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-        sock.close()
-
-
 def sharded_crawl(broker, targets, **crawl):
     return make_crawl(targets, broker, crawl={"concurrency": 20, **crawl}, chunk_size=5, host_shards=HOST_SHARDS)
 
 
 def test_per_host_concurrency_holds_across_two_workers_and_both_work(broker, start_workers):
     workers = start_workers(2, host_shards=HOST_SHARDS)
-    with RecordingServer(hold=0.05) as server:
+    with OverlapRecordingServer(HOSTS, hold=0.05) as server:
         targets = server.urls(30)
         crawl, collector = sharded_crawl(broker, targets, per_host_concurrency=1)
         outcome = crawl.run(handle_signals=False)
@@ -93,7 +43,7 @@ def test_per_host_delay_holds_across_two_workers(broker, start_workers):
     start requests to it with gaps near zero."""
     delay = 0.4
     start_workers(2, host_shards=HOST_SHARDS)
-    with RecordingServer(hold=0) as server:
+    with OverlapRecordingServer(HOSTS, hold=0) as server:
         targets = server.urls(8)
         crawl, collector = sharded_crawl(broker, targets, per_host_delay=delay)
         outcome = crawl.run(handle_signals=False)
@@ -108,7 +58,7 @@ def test_per_host_delay_holds_across_two_workers(broker, start_workers):
 
 def test_a_shard_owner_killed_mid_chunk_hands_its_shards_to_the_other_worker(broker, start_workers):
     workers = start_workers(2, host_shards=HOST_SHARDS)
-    with RecordingServer(hold=0.05) as server:
+    with OverlapRecordingServer(HOSTS, hold=0.05) as server:
         targets = server.urls(40)
         crawl, collector = sharded_crawl(broker, targets, per_host_concurrency=1)
         running = gevent.spawn(crawl.run, handle_signals=False)
@@ -166,7 +116,7 @@ def test_a_partial_shard_chunk_is_sent_while_the_source_waits(broker, start_work
     start_workers(1, env=install_plugin(tmp_path, monkeypatch, "pausing_source", PAUSING_SOURCE), host_shards=HOST_SHARDS)
     import pausing_source
 
-    with RecordingServer(hold=0) as server:
+    with OverlapRecordingServer(HOSTS, hold=0) as server:
         first, rest = server.urls(1)[:3], server.urls(3)[3:]
         manager = create_plugin_manager()
         config = build_config({

@@ -6,47 +6,11 @@ import gevent
 import gevent.event
 import gevent.pool
 import pytest
-from gevent.server import StreamServer
 
 from healthcrawl import hookimpl
 from healthcrawl.fetching.host_limits import HostLimiter
 from healthcrawl.testing.crawl import run_crawl
-
-
-class RecordingServer:
-    """Answers 200 after ``hold`` seconds and records when each request arrived and how many overlapped."""
-
-    def __init__(self, host, hold=0.1):
-        self.hold = hold
-        self.arrivals = []
-        self.in_flight = 0
-        self.most_in_flight = 0
-        self._server = StreamServer((host, 0), self._handle)
-        self.url = None
-
-    def __enter__(self):
-        self._server.start()
-        host, port = self._server.address
-        self.url = f"http://{host}:{port}/"
-        return self
-
-    def __exit__(self, *exc):
-        self._server.stop()
-
-    def _handle(self, sock, address):
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return
-            data += chunk
-        self.arrivals.append(time.monotonic())
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        gevent.sleep(self.hold)
-        self.in_flight -= 1
-        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-        sock.close()
+from healthcrawl.testing.servers import OverlapRecordingServer
 
 
 def crawl(targets, **settings):
@@ -153,22 +117,21 @@ def test_memory_stays_bounded_over_100000_hosts():
 
 
 def test_per_host_concurrency_caps_each_host_but_not_the_crawl():
-    with RecordingServer("127.0.0.1") as a, RecordingServer("127.0.0.2") as b:
-        crawl([f"{a.url}?{i}" for i in range(10)] + [f"{b.url}?{i}" for i in range(10)], per_host_concurrency=2)
-    assert (a.most_in_flight, b.most_in_flight) == (2, 2)
+    with OverlapRecordingServer(["127.0.0.1", "127.0.0.2"]) as server:
+        crawl(server.urls(10), per_host_concurrency=2)
+    assert [server.most_in_flight[netloc] for netloc in server.netlocs] == [2, 2]
 
 
 def test_without_a_limit_one_host_gets_the_whole_pool():
-    with RecordingServer("127.0.0.1") as a:
-        crawl([f"{a.url}?{i}" for i in range(10)])
-    assert a.most_in_flight == 10
+    with OverlapRecordingServer(["127.0.0.1"]) as server:
+        crawl(server.urls(10))
+    assert server.most_in_flight[server.netlocs[0]] == 10
 
 
 def test_per_host_concurrency_holds_across_worker_processes():
-    with RecordingServer("127.0.0.1") as a, RecordingServer("127.0.0.2") as b:
-        crawl([f"{a.url}?{i}" for i in range(6)] + [f"{b.url}?{i}" for i in range(6)],
-              per_host_concurrency=1, workers=2)
-    assert (a.most_in_flight, b.most_in_flight) == (1, 1)
+    with OverlapRecordingServer(["127.0.0.1", "127.0.0.2"]) as server:
+        crawl(server.urls(6), per_host_concurrency=1, workers=2)
+    assert [server.most_in_flight[netloc] for netloc in server.netlocs] == [1, 1]
 
 
 def test_per_host_delay_spaces_the_starts_on_one_host_while_other_hosts_go_on(register_plugin):
@@ -180,18 +143,19 @@ def test_per_host_delay_spaces_the_starts_on_one_host_while_other_hosts_go_on(re
     class RecordStarts:
         @hookimpl
         def healthcrawl_prepare_request(self, request):
-            starts.setdefault(request.url.split("?")[0], []).append(time.monotonic())
+            starts.setdefault(request.url.split("/")[2], []).append(time.monotonic())
 
     register_plugin(RecordStarts())
-    with RecordingServer("127.0.0.1", hold=0) as a, RecordingServer("127.0.0.2", hold=0) as b:
-        crawl([f"{a.url}?{i}" for i in range(4)] + [f"{b.url}?{i}" for i in range(4)], per_host_delay=delay)
-    for server in (a, b):
-        assert len(server.arrivals) == 4
-        sent = starts[server.url]
+    with OverlapRecordingServer(["127.0.0.1", "127.0.0.2"], hold=0) as server:
+        crawl(server.urls(4), per_host_delay=delay)
+    for netloc in server.netlocs:
+        assert len(server.arrivals[netloc]) == 4
+        sent = starts[netloc]
         gaps = [later - earlier for earlier, later in zip(sent, sent[1:])]
         assert len(gaps) == 3 and min(gaps) >= delay * 0.9, gaps
-    # The hosts were not served one after the other: b's first request came before a's last.
-    assert b.arrivals[0] < a.arrivals[-1]
+    # The hosts were not served one after the other: the second's first request came before the first's last.
+    a, b = server.netlocs
+    assert server.arrivals[b][0] < server.arrivals[a][-1]
 
 
 def test_bad_per_host_settings_name_the_key():
