@@ -14,7 +14,7 @@ import pytest
 from gevent.pywsgi import WSGIServer
 from kombu import Producer
 
-from healthcrawl.distributed.broker import CHUNK_QUEUE, CHUNK_TASK, make_app
+from healthcrawl.distributed.broker import CHUNK_QUEUE, CHUNK_TASK, make_app, shard_queue
 from healthcrawl.plugin_system.manager import create_plugin_manager
 from healthcrawl.testing.servers import HTTPTestServer
 
@@ -130,12 +130,14 @@ class _OpensAFile:
         return (open, (str(self.path), "w"))
 
 
-def test_a_pickled_chunk_is_never_unpickled(broker, start_workers, tmp_path):
-    workers = start_workers(1)
+@pytest.mark.parametrize("queue", [CHUNK_QUEUE, shard_queue(3, 8).name])
+def test_a_pickled_chunk_is_never_unpickled(queue, broker, start_workers, tmp_path):
+    """Neither on the shared chunk queue nor on a host-shard queue (consumed outside Celery's own consumer)."""
+    workers = start_workers(1, host_shards=8)
     evidence = tmp_path / "unpickled"
     with make_app(broker).connection_for_write() as connection:
         Producer(connection.default_channel).publish(
-            pickle.dumps(((_OpensAFile(evidence),), {}, {})), exchange="", routing_key=CHUNK_QUEUE,
+            pickle.dumps(((_OpensAFile(evidence),), {}, {})), exchange="", routing_key=queue,
             content_type="application/x-python-serialize", content_encoding="binary",
             headers={"task": CHUNK_TASK, "id": str(uuid.uuid4()), "lang": "py", "argsrepr": "", "kwargsrepr": ""},
         )
