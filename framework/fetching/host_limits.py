@@ -70,16 +70,16 @@ class HostLimiter:
         self._since_prune += 1
         if self._since_prune >= PRUNE_EVERY:
             self._prune(now)
-        while start > now:
+        while True:
+            if host in self._started:  # the turn before may have begun late: keep the gap from its actual start
+                start = max(start, self._started[host] + self.delay)
+            if start <= now:
+                break
             gevent.sleep(start - now)
             now = time.monotonic()
-            if host in self._started:  # the turn before began late: keep the gap from its actual start
-                start = max(start, self._started[host] + self.delay)
         self._started[host] = now
-        if self._next_start.get(host, now) < now + self.delay:
-            self._next_start[host] = now + self.delay
 
     def _prune(self, now: float) -> None:
         self._since_prune = 0
         self._next_start = {host: when for host, when in self._next_start.items() if when > now}
-        self._started = {host: when for host, when in self._started.items() if host in self._next_start}
+        self._started = {host: when for host, when in self._started.items() if when + self.delay > now}

@@ -91,9 +91,9 @@ def test_start_times_in_the_past_are_pruned_every_10000_starts():
     for n in range(1, 20_001):
         limiter.wait_for_turn(f"host{n}.test")
         if n in (9_999, 10_000, 19_999, 20_000):
-            sizes[n] = len(limiter._next_start)
-    assert sizes[9_999] == 9_999 and sizes[19_999] >= 9_999
-    assert sizes[10_000] < 100 and sizes[20_000] < 100, sizes  # only starts not yet in the past are kept
+            sizes[n] = (len(limiter._next_start), len(limiter._started))
+    assert sizes[9_999] == (9_999, 9_999) and min(sizes[19_999]) >= 9_999
+    assert max(sizes[10_000]) < 100 and max(sizes[20_000]) < 100, sizes  # only starts not yet in the past are kept
 
 
 def test_a_pruned_host_still_waits_for_a_start_in_the_future():
@@ -113,7 +113,7 @@ def test_memory_stays_bounded_over_100000_hosts():
         with limiter.slot(f"host{n}.test"):
             most_slots = max(most_slots, len(limiter._slots))
     assert limiter._slots == {} and most_slots == 1
-    assert len(limiter._next_start) <= 10_000
+    assert len(limiter._next_start) <= 10_000 and len(limiter._started) <= 10_000
 
 
 def test_per_host_concurrency_caps_each_host_but_not_the_crawl():
@@ -174,6 +174,13 @@ def test_bad_per_host_settings_name_the_key():
     ]
 
 
+def busy_loop(seconds):
+    """Hold the event loop (and this process) for ``seconds``, as a CPU-bound stretch would."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
 def test_a_turn_that_began_late_moves_the_next_one():
     """The event loop busy when a host's second turn is due (it begins late): the third still starts a whole delay
     after the second's actual start, not after its booked one."""
@@ -184,15 +191,30 @@ def test_a_turn_that_began_late_moves_the_next_one():
         limiter.wait_for_turn("h")
         starts.append(time.monotonic())
 
-    def busy_loop(seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            pass
-
     waiters = [gevent.spawn(turn) for _ in range(3)]
     gevent.sleep(0)  # the three turns are booked (the first has begun) and the loop's clock is current
     gevent.spawn_later(0.15, busy_loop, 0.15)  # holds the loop from 0.15 s to 0.30 s: the 0.2 s turn begins late
     gevent.joinall(waiters, timeout=30, raise_error=True)
     assert len(starts) == 3
     assert starts[1] - starts[0] >= 0.25, starts  # it did begin late
+    assert starts[2] - starts[1] >= 0.19, starts
+
+
+def test_a_turn_booked_after_a_late_one_began_still_waits_a_whole_delay():
+    """The second turn begins later than the third's booked time (the loop was busy for longer than the delay):
+    the third, booked only once the second began, still waits a whole delay after it."""
+    limiter = HostLimiter(concurrency=None, delay=0.2)
+    starts = []
+
+    def turns():
+        for _ in range(3):
+            limiter.wait_for_turn("h")
+            starts.append(time.monotonic())
+
+    one_after_another = gevent.spawn(turns)
+    gevent.sleep(0)  # the first turn has begun and the second is booked for 0.2 s
+    gevent.spawn_later(0.15, busy_loop, 0.3)  # holds the loop from 0.15 s to 0.45 s
+    one_after_another.join(timeout=30)
+    assert len(starts) == 3
+    assert starts[1] - starts[0] >= 0.4, starts  # it began later than the third's booked 0.4 s
     assert starts[2] - starts[1] >= 0.19, starts
