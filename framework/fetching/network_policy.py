@@ -74,7 +74,8 @@ class NetworkPolicy:
         denied_by = next((network for each in candidates for network in self.denied if each in network), None)
         if denied_by is None or any(each in network for each in candidates for network in self.allowed):
             return
-        raise BlockedAddress(f"{address} is in a denied network ({denied_by} of crawl.deny_networks)")
+        shown = ip if mapped is None else f"::ffff:{mapped}"  # the same on every Python (3.13 changed str())
+        raise BlockedAddress(f"{shown} is in a denied network ({denied_by} of crawl.deny_networks)")
 
 
 OPEN = NetworkPolicy()

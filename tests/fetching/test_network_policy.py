@@ -124,7 +124,7 @@ def test_private_covers_loopback_rfc1918_link_local_unique_local_and_their_ipv4_
 def test_a_denied_cidr_covers_the_ipv4_mapped_form_of_its_addresses(internal_service):
     url = f"http://[::ffff:127.0.0.1]:{port_of(internal_service)}/"
     record = next(iter(crawl([url], deny_networks=["127.0.0.0/8"]).values()))
-    assert record["error"] == "::ffff:7f00:1 is in a denied network (127.0.0.0/8 of crawl.deny_networks)"
+    assert record["error"] == "::ffff:127.0.0.1 is in a denied network (127.0.0.0/8 of crawl.deny_networks)"
 
 
 def test_allow_networks_makes_exceptions_to_the_denied_ones(http_server):
