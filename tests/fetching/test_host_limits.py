@@ -106,6 +106,18 @@ def test_a_pruned_host_still_waits_for_a_start_in_the_future():
     assert set(limiter._next_start) == {"slow.test", "fast.test"}
 
 
+def test_a_prune_keeps_the_start_of_a_host_that_began_within_the_delay():
+    limiter = HostLimiter(None, 60)
+    limiter.wait_for_turn("recent.test")
+    long_ago = time.monotonic() - 100
+    for n in range(10_000):
+        limiter._next_start[f"gone{n}.test"] = long_ago + 60
+        limiter._started[f"gone{n}.test"] = long_ago
+    limiter._since_prune = 9_999
+    limiter.wait_for_turn("other.test")
+    assert set(limiter._started) == {"recent.test", "other.test"}
+
+
 def test_memory_stays_bounded_over_100000_hosts():
     limiter = HostLimiter(2, 1e-9)
     most_slots = 0
